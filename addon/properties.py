@@ -1,0 +1,80 @@
+"""`Scene.underpaint`: the shot's stylize settings and its takes, in one property group."""
+
+from __future__ import annotations
+
+import bpy
+
+
+class UNDERPAINT_PG_take(bpy.types.PropertyGroup):
+    """A take the server painted for this scene; `name` is the take id."""
+
+    shot: bpy.props.StringProperty(name="Shot")  # type: ignore[valid-type]
+    prompt: bpy.props.StringProperty(name="Prompt")  # type: ignore[valid-type]
+    seed: bpy.props.IntProperty(name="Seed")  # type: ignore[valid-type]
+    model: bpy.props.StringProperty(name="Model")  # type: ignore[valid-type]
+    style: bpy.props.StringProperty(name="Style")  # type: ignore[valid-type]
+    kind: bpy.props.StringProperty(name="Kind")  # type: ignore[valid-type]
+    parent: bpy.props.StringProperty(name="Parent Take")  # type: ignore[valid-type]
+    created: bpy.props.StringProperty(name="Created")  # type: ignore[valid-type]
+    directory: bpy.props.StringProperty(name="Frames Folder", subtype="DIR_PATH")  # type: ignore[valid-type]
+    frame_start: bpy.props.IntProperty(name="First Frame")  # type: ignore[valid-type]
+    frame_end: bpy.props.IntProperty(name="Last Frame")  # type: ignore[valid-type]
+
+
+class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
+    """What the next Stylize uses. Defaults suit a first try on a default model set."""
+
+    prompt: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Prompt", description="What the painting should look like", default=""
+    )
+    negative_prompt: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Negative Prompt", description="What to keep out of the painting", default="blurry, low quality"
+    )
+    model: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Model Set", description="Model set name on the server (empty = the server's default)", default=""
+    )
+    style: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Style", description="Trained style (LoRA) to paint with (empty = none)", default=""
+    )
+    style_strength: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Style Strength", default=0.8, min=0.0, soft_max=1.5
+    )
+    seed: bpy.props.IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
+    seed_lock: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Lock Seed", description="Keep the seed; otherwise each Stylize picks a new one", default=False
+    )
+    use_color: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Video to Video", description="Start from the rough colour render of the blocking", default=False
+    )
+    strength: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Strength",
+        description="How far video-to-video may move away from the colour render",
+        default=0.6, min=0.0, max=1.0,
+    )
+    use_depth: bpy.props.BoolProperty(name="Depth", default=True)  # type: ignore[valid-type]
+    depth_weight: bpy.props.FloatProperty(name="Depth Weight", default=1.0, min=0.0, soft_max=2.0)  # type: ignore[valid-type]
+    use_normal: bpy.props.BoolProperty(name="Normal", default=False)  # type: ignore[valid-type]
+    normal_weight: bpy.props.FloatProperty(name="Normal Weight", default=0.7, min=0.0, soft_max=2.0)  # type: ignore[valid-type]
+    use_pose: bpy.props.BoolProperty(name="Pose", default=True)  # type: ignore[valid-type]
+    pose_weight: bpy.props.FloatProperty(name="Pose Weight", default=1.0, min=0.0, soft_max=2.0)  # type: ignore[valid-type]
+    width: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Width", description="Generation width in pixels (multiple of 8)", default=512, min=64, max=2048, step=8
+    )
+    height: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Height", description="Generation height in pixels (multiple of 8)", default=288, min=64, max=2048, step=8
+    )
+    steps: bpy.props.IntProperty(name="Steps", default=20, min=1, max=150)  # type: ignore[valid-type]
+    guidance: bpy.props.FloatProperty(name="Guidance", default=7.5, min=0.0, max=30.0)  # type: ignore[valid-type]
+    takes: bpy.props.CollectionProperty(type=UNDERPAINT_PG_take)  # type: ignore[valid-type]
+    active_take: bpy.props.IntProperty(name="Active Take", default=-1)  # type: ignore[valid-type]
+
+
+classes = (UNDERPAINT_PG_take, UNDERPAINT_PG_settings)
+
+
+def attach() -> None:
+    bpy.types.Scene.underpaint = bpy.props.PointerProperty(type=UNDERPAINT_PG_settings)
+
+
+def detach() -> None:
+    del bpy.types.Scene.underpaint

@@ -1,0 +1,1 @@
+"""The artist-facing side: sidebar panel, operators, takes list, progress."""

@@ -1,0 +1,1 @@
+"""Physical passes -> control images. Every convention a model cares about lives here, once."""

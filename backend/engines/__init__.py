@@ -1,0 +1,1 @@
+"""Diffusion engines behind one protocol (`underpaint.engines.base.Engine`)."""

@@ -1,0 +1,1 @@
+"""Persisted job queue (SQLite), the worker, progress events and cancel."""

@@ -1,0 +1,1 @@
+"""Style LoRA training (peft) and the style registry."""

@@ -1,0 +1,1 @@
+"""Immutable takes on disk, lineage, and frame-range / mask compositing."""
