@@ -81,6 +81,9 @@ class PaintRequest:
     styles: list[StyleRef] = field(default_factory=list)
     known: np.ndarray | None = None
     repaint_mask: np.ndarray | None = None
+    # Images of the wanted look (a style's concept art), uint8 RGB (h, w, 3) of any size; engines
+    # that take reference images (wan-vace) condition on them, others ignore them.
+    reference_images: list[np.ndarray] = field(default_factory=list)
 
     def prompt_at(self, index: int) -> str:
         """The prompt in force at frame `index` of the request."""
