@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import bpy
 
-from . import preferences, properties
-from .ui import panel
+from . import jobs, preferences, properties, server_process
+from .ui import panel, stylize_ops
 
 # Registration order: preferences and property groups, then operators, then panels.
-_MODULES = (preferences, properties, panel)
+_MODULES = (preferences, properties, stylize_ops, panel)
+# Modules with set-up beyond classes (timers, handlers, the local server, the status bar), run after them.
+_SERVICES = (jobs, server_process, panel)
 
 
 def _classes() -> list[type]:
@@ -24,9 +26,13 @@ def register() -> None:
     for cls in _classes():
         bpy.utils.register_class(cls)
     properties.attach()
+    for module in _SERVICES:
+        module.register()
 
 
 def unregister() -> None:
+    for module in reversed(_SERVICES):
+        module.unregister()
     properties.detach()
     for cls in reversed(_classes()):
         bpy.utils.unregister_class(cls)

@@ -14,3 +14,8 @@ BLENDER_5 = bpy.app.version >= (5, 0, 0)
 def addon_package() -> str:
     """The add-on's package name: `bl_ext.<repo>.underpaint` when installed as an extension."""
     return __package__ or "underpaint"
+
+
+def sequencer_strips(editor: bpy.types.SequenceEditor) -> bpy.types.bpy_prop_collection:
+    """The top-level strips of a sequence editor (`strips` in 5.0, `sequences` before)."""
+    return editor.strips if BLENDER_5 else editor.sequences

@@ -19,6 +19,37 @@ class UNDERPAINT_PG_take(bpy.types.PropertyGroup):
     directory: bpy.props.StringProperty(name="Frames Folder", subtype="DIR_PATH")  # type: ignore[valid-type]
     frame_start: bpy.props.IntProperty(name="First Frame")  # type: ignore[valid-type]
     frame_end: bpy.props.IntProperty(name="Last Frame")  # type: ignore[valid-type]
+    negative_prompt: bpy.props.StringProperty(name="Negative Prompt")  # type: ignore[valid-type]
+    width: bpy.props.IntProperty(name="Width")  # type: ignore[valid-type]
+    height: bpy.props.IntProperty(name="Height")  # type: ignore[valid-type]
+    resize: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Resize", description="How the server fitted the shot to the generation size (crop or letterbox)"
+    )
+
+
+class UNDERPAINT_PG_job(bpy.types.PropertyGroup):
+    """The last job of one kind in this scene, as the panel and status bar show it."""
+
+    state: bpy.props.StringProperty(name="State", default="")  # type: ignore[valid-type]
+    kind: bpy.props.StringProperty(name="Kind", default="")  # type: ignore[valid-type]
+    progress: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Progress", default=0.0, min=0.0, max=1.0, subtype="FACTOR"
+    )
+    message: bpy.props.StringProperty(name="Message", default="")  # type: ignore[valid-type]
+    server_job: bpy.props.StringProperty(name="Server Job")  # type: ignore[valid-type]
+    error_code: bpy.props.StringProperty(name="Error Code")  # type: ignore[valid-type]
+
+
+def _search_models(_self: bpy.types.PropertyGroup, _context: bpy.types.Context, _text: str) -> list[str]:
+    from . import jobs  # the server's model sets, as last reported by its health check
+
+    return jobs.STATUS.model_names()
+
+
+def _search_styles(_self: bpy.types.PropertyGroup, _context: bpy.types.Context, _text: str) -> list[str]:
+    from . import jobs
+
+    return list(jobs.STATUS.styles)
 
 
 class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
@@ -31,10 +62,12 @@ class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
         name="Negative Prompt", description="What to keep out of the painting", default="blurry, low quality"
     )
     model: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Model Set", description="Model set name on the server (empty = the server's default)", default=""
+        name="Model Set", description="Model set name on the server (empty = the server's default)", default="",
+        search=_search_models,
     )
     style: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Style", description="Trained style (LoRA) to paint with (empty = none)", default=""
+        name="Style", description="Trained style (LoRA) to paint with (empty = none)", default="",
+        search=_search_styles,
     )
     style_strength: bpy.props.FloatProperty(  # type: ignore[valid-type]
         name="Style Strength", default=0.8, min=0.0, soft_max=1.5
@@ -67,9 +100,32 @@ class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
     guidance: bpy.props.FloatProperty(name="Guidance", default=7.5, min=0.0, max=30.0)  # type: ignore[valid-type]
     takes: bpy.props.CollectionProperty(type=UNDERPAINT_PG_take)  # type: ignore[valid-type]
     active_take: bpy.props.IntProperty(name="Active Take", default=-1)  # type: ignore[valid-type]
+    prompt_text: bpy.props.PointerProperty(  # type: ignore[valid-type]
+        name="Prompt Text", type=bpy.types.Text,
+        description="A text block holding a long, multi-line prompt (used instead of the one-line prompt)",
+    )
+    shot_name: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Shot", description="Shot name for take folders and the server (empty = the scene's name)", default=""
+    )
+    use_custom_range: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Custom Range",
+        description="Stylize these frames instead of the scene's range (or its preview range when that is on)",
+        default=False,
+    )
+    frame_start: bpy.props.IntProperty(name="Start", default=1)  # type: ignore[valid-type]
+    frame_end: bpy.props.IntProperty(name="End", default=48)  # type: ignore[valid-type]
+    review_channel: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Review Channel", description="Sequencer channel that holds the painted take of this shot",
+        default=8, min=1, max=128,
+    )
+    mask_dilate: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Mask Grow", description="Grow the refine mask by this many pixels", default=4, min=0, max=64
+    )
+    job: bpy.props.PointerProperty(type=UNDERPAINT_PG_job)  # type: ignore[valid-type]
+    style_job: bpy.props.PointerProperty(type=UNDERPAINT_PG_job)  # type: ignore[valid-type]
 
 
-classes = (UNDERPAINT_PG_take, UNDERPAINT_PG_settings)
+classes = (UNDERPAINT_PG_take, UNDERPAINT_PG_job, UNDERPAINT_PG_settings)
 
 
 def attach() -> None:

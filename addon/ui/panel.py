@@ -1,8 +1,65 @@
-"""The "Underpaint" tab in the 3D viewport's sidebar (N panel)."""
+"""The "Underpaint" tab in the 3D viewport's sidebar (N panel), the takes list, and job progress in the
+status bar.
+
+Drawing never talks to the server: the server's state comes from the last
+health check (`jobs.STATUS`), a job's progress from the scene's settings,
+both written by the add-on's timer.
+"""
 
 from __future__ import annotations
 
+import textwrap
+
 import bpy
+
+from .. import jobs, server_process
+
+STATUS_ICONS = {
+    "connected": "CHECKMARK",
+    "unknown": "QUESTION",
+    "not_running": "CANCEL",
+    "wrong_token": "LOCKED",
+    "version_mismatch": "ERROR",
+    "error": "ERROR",
+}
+JOB_ICONS = {"done": "CHECKMARK", "failed": "ERROR", "cancelled": "CANCEL"}
+
+
+def _wrapped(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, icon: str = "NONE") -> None:
+    """Long messages as several label lines that fit the sidebar's width."""
+    width = max(20, int((context.region.width if context.region else 300) / 7))
+    column = layout.column(align=True)
+    for number, line in enumerate(textwrap.wrap(text, width) or [""]):
+        column.label(text=line, icon=icon if number == 0 else "BLANK1")
+
+
+def _draw_job(layout: bpy.types.UILayout, context: bpy.types.Context, status: bpy.types.PropertyGroup,
+              slot: str) -> None:
+    """A job's progress bar and Cancel button while it runs; its outcome afterwards."""
+    if status.state in jobs.STATES_ACTIVE:
+        row = layout.row(align=True)
+        row.progress(factor=status.progress, type="BAR", text=status.message or status.state.capitalize())
+        row.operator("underpaint.cancel_job", text="", icon="X").slot = slot
+    elif status.state:
+        _wrapped(layout, context, status.message or status.state, JOB_ICONS.get(status.state, "INFO"))
+
+
+class UNDERPAINT_UL_takes(bpy.types.UIList):
+    """One row per take: prompt, seed, model, style, time and parent."""
+
+    def draw_item(self, _context: bpy.types.Context, layout: bpy.types.UILayout, _data: object,
+                  item: bpy.types.PropertyGroup, _icon: int, _active_data: object, _active_prop: str,
+                  _index: int = 0, _flt_flag: int = 0) -> None:
+        row = layout.row(align=True)
+        kind_icon = {"rerender": "FILE_REFRESH", "refine": "BRUSH_DATA"}.get(item.kind, "IMAGE_DATA")
+        row.label(text=item.prompt or item.name, icon=kind_icon)
+        row.label(text=f"seed {item.seed}")
+        row.label(text=item.created[11:16] if len(item.created) >= 16 else item.created)
+
+    def filter_items(self, _context: bpy.types.Context, data: object, propname: str) -> tuple[list[int], list[int]]:
+        """Newest take first."""
+        items = getattr(data, propname)
+        return [], list(reversed(range(len(items))))
 
 
 class UNDERPAINT_PT_main(bpy.types.Panel):
@@ -15,12 +72,29 @@ class UNDERPAINT_PT_main(bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.underpaint
         layout = self.layout
-        layout.prop(settings, "prompt")
-        layout.prop(settings, "negative_prompt")
+        self._draw_server(layout, context)
+
+        column = layout.column(align=True)
+        column.prop(settings, "prompt_text", text="Prompt Text")
+        if settings.prompt_text is None:
+            column.prop(settings, "prompt", text="")
+        column.prop(settings, "negative_prompt", text="Negative")
+
         layout.prop(settings, "model")
+        row = layout.row(align=True)
+        row.prop(settings, "style")
+        sub = row.row(align=True)
+        sub.active = bool(settings.style)
+        sub.prop(settings, "style_strength", text="")
         row = layout.row(align=True)
         row.prop(settings, "seed")
         row.prop(settings, "seed_lock", text="", icon="LOCKED" if settings.seed_lock else "UNLOCKED")
+        row = layout.row(align=True)
+        row.prop(settings, "use_color")
+        sub = row.row()
+        sub.active = settings.use_color
+        sub.prop(settings, "strength", slider=True)
+
         col = layout.column(heading="Controls")
         for name in ("depth", "normal", "pose"):
             row = col.row(align=True)
@@ -31,6 +105,112 @@ class UNDERPAINT_PT_main(bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "width")
         row.prop(settings, "height")
+        row = layout.row(align=True)
+        row.prop(settings, "steps")
+        row.prop(settings, "guidance")
+        self._draw_range(layout, context)
+
+        running = settings.job.state in jobs.STATES_ACTIVE
+        row = layout.row()
+        row.scale_y = 1.5
+        row.enabled = not running
+        row.operator("underpaint.stylize_shot", icon="BRUSHES_ALL")
+        _draw_job(layout, context, settings.job, "job")
+
+    def _draw_server(self, layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+        status = jobs.STATUS
+        box = layout.box()
+        if status.state == "connected":
+            box.label(text=status.message, icon=STATUS_ICONS["connected"])
+            return
+        _wrapped(box, context, status.message, STATUS_ICONS.get(status.state, "ERROR"))
+        problem = server_process.exit_problem()
+        if problem:
+            _wrapped(box, context, problem, "CONSOLE")
+        if status.state in ("not_running", "unknown"):
+            box.operator("underpaint.start_server", icon="PLAY")
+
+    def _draw_range(self, layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+        scene = context.scene
+        settings = scene.underpaint
+        row = layout.row(align=True)
+        row.prop(settings, "use_custom_range", text="")
+        if settings.use_custom_range:
+            row.prop(settings, "frame_start")
+            row.prop(settings, "frame_end")
+        elif scene.use_preview_range:
+            row.label(text=f"Preview range {scene.frame_preview_start}-{scene.frame_preview_end}")
+        else:
+            row.label(text=f"Scene range {scene.frame_start}-{scene.frame_end}")
 
 
-classes = (UNDERPAINT_PT_main,)
+class UNDERPAINT_PT_takes(bpy.types.Panel):
+    bl_idname = "UNDERPAINT_PT_takes"
+    bl_label = "Takes"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Underpaint"
+    bl_parent_id = "UNDERPAINT_PT_main"
+
+    def draw(self, context: bpy.types.Context) -> None:
+        settings = context.scene.underpaint
+        layout = self.layout
+        layout.template_list("UNDERPAINT_UL_takes", "", settings, "takes", settings, "active_take", rows=4)
+        if not 0 <= settings.active_take < len(settings.takes):
+            return
+        take = settings.takes[settings.active_take]
+        col = layout.column(align=True)
+        col.label(text=f"Take {take.name} ({take.kind}), frames {take.frame_start}-{take.frame_end}")
+        col.label(text=f"Model {take.model or '-'}, style {take.style or '-'}, seed {take.seed}")
+        if take.parent:
+            col.label(text=f"Parent take {take.parent}", icon="LINKED")
+        layout.operator("underpaint.load_take", icon="IMPORT")
+        running = settings.job.state in jobs.STATES_ACTIVE
+        row = layout.row(align=True)
+        row.enabled = not running
+        row.operator("underpaint.rerender_range", icon="FILE_REFRESH")
+        row.operator("underpaint.refine_region", icon="BRUSH_DATA")
+        layout.prop(settings, "mask_dilate")
+        layout.prop(settings, "review_channel")
+
+
+class UNDERPAINT_PT_styles(bpy.types.Panel):
+    bl_idname = "UNDERPAINT_PT_styles"
+    bl_label = "Style Training"
+    bl_space_type = "VIEW_3D"
+    bl_region_type = "UI"
+    bl_category = "Underpaint"
+    bl_parent_id = "UNDERPAINT_PT_main"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context: bpy.types.Context) -> None:
+        settings = context.scene.underpaint
+        layout = self.layout
+        row = layout.row()
+        row.enabled = settings.style_job.state not in jobs.STATES_ACTIVE
+        row.operator("underpaint.train_style", icon="OUTLINER_OB_IMAGE")
+        _draw_job(layout, context, settings.style_job, "style_job")
+        if jobs.STATUS.styles:
+            _wrapped(layout, context, "Styles: " + ", ".join(jobs.STATUS.styles))
+
+
+def draw_status_bar(self: bpy.types.Header, context: bpy.types.Context) -> None:
+    """A running job's progress in the status bar, so it stays visible with the sidebar closed."""
+    scene = context.scene
+    if scene is None or not hasattr(scene, "underpaint"):
+        return
+    for status in (scene.underpaint.job, scene.underpaint.style_job):
+        if status.state in jobs.STATES_ACTIVE:
+            self.layout.progress(factor=status.progress, type="BAR",
+                                 text=f"Underpaint: {status.message or status.state}")
+
+
+classes = (UNDERPAINT_UL_takes, UNDERPAINT_PT_main, UNDERPAINT_PT_takes, UNDERPAINT_PT_styles)
+
+
+def register() -> None:
+    bpy.types.STATUSBAR_HT_header.append(draw_status_bar)
+
+
+def unregister() -> None:
+    bpy.types.STATUSBAR_HT_header.remove(draw_status_bar)

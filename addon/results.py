@@ -1,0 +1,182 @@
+"""Painted takes in the scene: where their frames live, and how the artist sees them.
+
+A take's frames are PNGs named by Blender frame number in
+`<output folder>/<shot>/<take>/####.png`. Showing a take puts them in two
+places, both keyed by shot so that only that shot's previous take is replaced:
+
+- the scene camera's background images: an image sequence aligned to the
+  frame range, so scrubbing the timeline shows the painting over the blocking;
+- the Video Sequencer: an image strip on the review channel.
+
+Everything here runs on the main thread (it edits Blender data) and is quick:
+images load lazily, nothing decodes a frame.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from . import compat, preferences
+from .jobs import Job, frame_path, safe_name
+
+# Custom properties that tag the images and strips this add-on owns, with the shot they show.
+SHOT_KEY = "underpaint_shot"
+TAKE_KEY = "underpaint_take"
+DEFAULT_OUTPUT = "//underpaint"
+
+
+class OutputFolderError(ValueError):
+    """Takes have nowhere to go: the .blend is unsaved and the output folder is relative to it."""
+
+
+def output_root(context: bpy.types.Context | None = None) -> Path:
+    """The folder takes are written to: the preferences' output folder, `//` resolved next to the .blend."""
+    raw = preferences.get(context).output_dir.strip() or DEFAULT_OUTPUT
+    if raw.startswith("//") and not bpy.data.filepath:
+        raise OutputFolderError(
+            f"Save the .blend file first, or set an absolute Output Folder in the Underpaint add-on preferences: "
+            f"takes are written next to the .blend file ({raw})."
+        )
+    root = Path(bpy.path.abspath(raw))
+    if not root.is_absolute():
+        raise OutputFolderError(f"The Output Folder {raw!r} is not an absolute path: choose a folder in the preferences.")
+    return root
+
+
+def shot_name(scene: bpy.types.Scene) -> str:
+    """The shot's name as used in folders and by the server: the settings' shot name, else the scene's."""
+    return safe_name(scene.underpaint.shot_name.strip() or scene.name)
+
+
+def shot_folder(scene: bpy.types.Scene, context: bpy.types.Context | None = None) -> Path:
+    return output_root(context) / shot_name(scene)
+
+
+# -- the takes list ----------------------------------------------------------------------------------
+
+def add_take(scene: bpy.types.Scene, take: dict[str, Any], folder: Path) -> int:
+    """Record a finished take in the scene's takes list; returns its index."""
+    params = take.get("params") or {}
+    entry = scene.underpaint.takes.add()
+    entry.name = str(take["id"])
+    entry.shot = str(take.get("shot") or shot_name(scene))
+    entry.kind = str(take.get("kind") or "stylize")
+    entry.parent = str(take.get("parent") or "")
+    entry.prompt = str(params.get("prompt", ""))
+    entry.negative_prompt = str(params.get("negative_prompt", ""))
+    entry.seed = int(params.get("seed", 0))
+    entry.model = str(params.get("model", ""))
+    entry.style = ", ".join(f"{s.get('name')}:{s.get('weight', 1.0):g}" for s in params.get("styles") or [])
+    entry.created = str(take.get("created") or time.strftime("%Y-%m-%dT%H:%M:%S"))
+    entry.directory = str(folder)
+    frames = [int(f) for f in take.get("frames") or []]
+    entry.frame_start = min(frames) if frames else int(take.get("frame_start", scene.frame_start))
+    entry.frame_end = max(frames) if frames else int(take.get("frame_end", scene.frame_end))
+    entry.width = int(take.get("width") or params.get("width") or 0)
+    entry.height = int(take.get("height") or params.get("height") or 0)
+    entry.resize = str((take.get("control") or {}).get("resize", ""))
+    return len(scene.underpaint.takes) - 1
+
+
+def take_frames_missing(entry: Any) -> list[int]:
+    """Frames of a take that are not on disk (moved output folder, another machine, ...)."""
+    folder = Path(entry.directory)
+    return [f for f in range(entry.frame_start, entry.frame_end + 1) if not frame_path(folder, f).is_file()]
+
+
+def show_take(scene: bpy.types.Scene, index: int) -> list[str]:
+    """Make take `index` the active one: camera background and review strip. Returns what could not be shown."""
+    settings = scene.underpaint
+    entry = settings.takes[index]
+    settings.active_take = index
+    problems = []
+    if scene.camera is None or scene.camera.type != "CAMERA":
+        problems.append("the scene has no camera to show the take through")
+    else:
+        show_through_camera(scene.camera.data, entry)
+    show_in_sequencer(scene, entry, settings.review_channel)
+    return problems
+
+
+def apply_finished(job: Job) -> None:
+    """`on_done` of shot jobs: list the new take and show it (main thread, called from `jobs.tick`)."""
+    scene = bpy.data.scenes.get(job.request.scene)
+    if scene is None or job.take is None or job.frames_folder is None:
+        return
+    index = add_take(scene, job.take, job.frames_folder)
+    problems = show_take(scene, index)
+    if problems:
+        job.message += " (" + "; ".join(problems) + ")"
+
+
+# -- camera background -------------------------------------------------------------------------------
+
+def _sequence_image(entry: Any) -> bpy.types.Image:
+    """The take's frames as one image sequence datablock, tagged with its shot and take."""
+    for image in bpy.data.images:
+        if image.get(TAKE_KEY) == entry.name and image.get(SHOT_KEY) == entry.shot:
+            return image
+    first = frame_path(Path(entry.directory), entry.frame_start)
+    image = bpy.data.images.load(str(first), check_existing=False)
+    image.name = f"{entry.shot} {entry.name}"
+    image.source = "SEQUENCE"
+    image[SHOT_KEY] = entry.shot
+    image[TAKE_KEY] = entry.name
+    return image
+
+
+def _align(user: bpy.types.ImageUser, entry: Any) -> None:
+    """Frame F of the scene shows file F: a sequence starting at F0 whose first file is number F0."""
+    user.frame_start = entry.frame_start
+    user.frame_duration = entry.frame_end - entry.frame_start + 1
+    user.frame_offset = entry.frame_start - 1
+    user.use_auto_refresh = True
+    user.use_cyclic = False
+
+
+def show_through_camera(camera: bpy.types.Camera, entry: Any) -> bpy.types.CameraBackgroundImage:
+    """Put the take on the camera as a background image, replacing only this shot's previous take."""
+    image = _sequence_image(entry)
+    background = next((bg for bg in camera.background_images
+                       if bg.image is not None and bg.image.get(SHOT_KEY) == entry.shot), None)
+    if background is None:
+        background = camera.background_images.new()
+        background.alpha = 1.0
+        background.display_depth = "FRONT"
+    previous = background.image
+    background.source = "IMAGE"
+    background.image = image
+    background.frame_method = "CROP" if "crop" in entry.resize else "FIT"
+    background.show_background_image = True
+    _align(background.image_user, entry)
+    camera.show_background_images = True
+    if previous is not None and previous != image and previous.users == 0:
+        bpy.data.images.remove(previous)
+    return background
+
+
+# -- sequencer -----------------------------------------------------------------------------------------
+
+def show_in_sequencer(scene: bpy.types.Scene, entry: Any, channel: int) -> Any:
+    """An image strip of the take on the review channel; this shot's previous review strip is removed."""
+    editor = scene.sequence_editor or scene.sequence_editor_create()
+    strips = compat.sequencer_strips(editor)
+    for strip in [s for s in strips if s.get(SHOT_KEY) == entry.shot]:
+        strips.remove(strip)
+    folder = Path(entry.directory)
+    strip = strips.new_image(
+        name=f"{entry.shot} {entry.name}"[:60],
+        filepath=str(frame_path(folder, entry.frame_start)),
+        channel=channel,
+        frame_start=entry.frame_start,
+        fit_method="FIT",
+    )
+    for frame in range(entry.frame_start + 1, entry.frame_end + 1):
+        strip.elements.append(frame_path(folder, frame).name)
+    strip[SHOT_KEY] = entry.shot
+    strip[TAKE_KEY] = entry.name
+    return strip

@@ -1,0 +1,446 @@
+"""Operators the artist clicks: Stylize Shot, Re-render Range, Refine Region, Cancel, Load Take,
+Train Style, Start Local Server.
+
+Each job operator decides everything on the main thread (frames, parameters,
+where the take goes), exports the shot's passes (a render, so it must run
+here), then hands the rest to `jobs`: upload, paint and download happen in a
+worker thread while the UI keeps running. Invoked from the UI the operator
+stays modal only to catch Esc and to report the outcome; in background mode
+it runs the same job to completion before returning.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import bpy
+
+from .. import client as api
+from .. import jobs, preferences, results, server_process
+
+RUN_MODES = (
+    ("AUTO", "Auto", "Wait for the result in background mode, follow it with timers when Blender has a UI"),
+    ("WAIT", "Wait", "Run the job to completion before returning (printing progress)"),
+    ("TIMERS", "Timers", "Return at once; the job's results arrive through the add-on's timer"),
+)
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+# Server states in which starting a job cannot work; the panel shows the reason and the fix.
+SERVER_UNUSABLE = ("not_running", "wrong_token", "version_mismatch", "error")
+
+
+class UserError(Exception):
+    """Something the artist must change before the job can start; the message says what."""
+
+
+# -- what a job sends ------------------------------------------------------------------------------------
+
+def prompt_of(settings: Any) -> str:
+    """The prompt: the text block's contents when one is chosen, else the one-line prompt."""
+    if settings.prompt_text is not None:
+        return settings.prompt_text.as_string().strip()
+    return settings.prompt.strip()
+
+
+def paint_params(settings: Any) -> dict[str, Any]:
+    """The stylize parameters from the panel (also the overrides of re-render and refine)."""
+    prompt = prompt_of(settings)
+    if not prompt:
+        raise UserError("Write a prompt first: what should the painted shot look like?")
+    if settings.width % 8 or settings.height % 8:
+        raise UserError(f"Width and height must be multiples of 8 (now {settings.width} x {settings.height}).")
+    if not settings.seed_lock:
+        settings.seed = random.randrange(0, 2**31 - 1)
+    controls = {
+        name: {"weight": round(getattr(settings, f"{name}_weight"), 4), "start": 0.0, "end": 1.0}
+        for name in ("depth", "normal", "pose") if getattr(settings, f"use_{name}")
+    }
+    params: dict[str, Any] = {
+        "prompt": prompt,
+        "negative_prompt": settings.negative_prompt,
+        "seed": settings.seed,
+        "steps": settings.steps,
+        "guidance": round(settings.guidance, 4),
+        "width": settings.width,
+        "height": settings.height,
+        "controls": controls,
+        "use_color": settings.use_color,
+        "strength": round(settings.strength, 4),
+        "styles": [{"name": settings.style, "weight": round(settings.style_strength, 4)}] if settings.style else [],
+    }
+    return params
+
+
+def shot_range(scene: bpy.types.Scene) -> tuple[int, int]:
+    """Frames to stylize: the panel's custom range, else the preview range when on, else the scene's range."""
+    settings = scene.underpaint
+    if settings.use_custom_range:
+        start, end = settings.frame_start, settings.frame_end
+    elif scene.use_preview_range:
+        start, end = scene.frame_preview_start, scene.frame_preview_end
+    else:
+        start, end = scene.frame_start, scene.frame_end
+    if end < start:
+        raise UserError(f"The frame range {start}-{end} is empty: its end comes before its start.")
+    return start, end
+
+
+def edit_range(scene: bpy.types.Scene) -> tuple[int, int] | None:
+    """The frames an edit targets: the preview range when on, else the span of the selected timeline markers."""
+    if scene.use_preview_range:
+        return scene.frame_preview_start, scene.frame_preview_end
+    selected = [m.frame for m in scene.timeline_markers if m.select]
+    return (min(selected), max(selected)) if selected else None
+
+
+def refine_objects(context: bpy.types.Context) -> list[str]:
+    """Names of the objects to repaint: the selection, with a selected armature standing for its meshes."""
+    names: list[str] = []
+    for obj in context.selected_objects:
+        if obj.type == "ARMATURE":
+            names += [child.name for child in obj.children_recursive if child.type == "MESH"]
+        elif obj.type not in ("CAMERA", "LIGHT", "EMPTY", "SPEAKER", "LIGHT_PROBE"):
+            names.append(obj.name)
+    return sorted(set(names))
+
+
+def active_take(scene: bpy.types.Scene) -> Any:
+    settings = scene.underpaint
+    if not 0 <= settings.active_take < len(settings.takes):
+        raise UserError("There is no active take: Stylize the shot first, or load a take from the list.")
+    return settings.takes[settings.active_take]
+
+
+def export_package(context: bpy.types.Context, scene: bpy.types.Scene, folder: Path, start: int, end: int,
+                   with_color: bool) -> Path:
+    """Render the shot's passes into `folder` (main thread: it renders), with progress in the cursor."""
+    from .. import passes
+
+    options = passes.ExportOptions(shot_name=results.shot_name(scene), color=with_color)
+    manager = context.window_manager
+    manager.progress_begin(0, max(end - start + 1, 1))
+    try:
+        return passes.export_shot(scene, folder, start, end, options,
+                                  progress=lambda done, _total: manager.progress_update(done))
+    except passes.ExportError as exc:
+        raise UserError(f"Exporting the passes failed: {exc}") from None
+    finally:
+        manager.progress_end()
+
+
+def check_server(client: api.Client, wait: bool) -> None:
+    """Refuse to start (before a long export) when the server is known to be unusable.
+
+    In background mode the check is made now (there is no UI to freeze); with a UI the
+    panel's last health check, a few seconds old at most, decides.
+    """
+    if wait:
+        jobs.STATUS.check_now(client)
+    if jobs.STATUS.state in SERVER_UNUSABLE:
+        raise UserError(jobs.STATUS.message)
+
+
+# -- the job operators ---------------------------------------------------------------------------------------
+
+class _JobOperator:
+    """Shared life of an operator that starts a job: build the request, run or follow it, report."""
+
+    bl_options = {"REGISTER"}
+    slot = "job"
+
+    run_mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Run", items=RUN_MODES, default="AUTO", options={"HIDDEN", "SKIP_SAVE"}
+    )
+
+    def build(self, context: bpy.types.Context, wait: bool) -> jobs.Job:
+        raise NotImplementedError
+
+    def _wait(self) -> bool:
+        return self.run_mode == "WAIT" or (self.run_mode == "AUTO" and bpy.app.background)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        return self._launch(context, modal=False)
+
+    def invoke(self, context: bpy.types.Context, _event: bpy.types.Event) -> set[str]:
+        return self._launch(context, modal=True)
+
+    def _launch(self, context: bpy.types.Context, modal: bool) -> set[str]:
+        wait = self._wait()
+        if jobs.active(context.scene.name, self.slot) is not None:
+            self.report({"ERROR"}, "A job is already running for this scene: wait for it, or cancel it (Esc).")
+            return {"CANCELLED"}
+        try:
+            job = self.build(context, wait)
+        except (UserError, results.OutputFolderError, ValueError, api.ServerError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        jobs.start(job)
+        if wait:
+            return self._outcome(jobs.run_to_completion(job))
+        self._job = job
+        if modal and context.window is not None:
+            manager = context.window_manager
+            self._timer = manager.event_timer_add(0.25, window=context.window)
+            manager.modal_handler_add(self)
+            self.report({"INFO"}, f"{job.request.label}: started (Esc cancels)")
+            return {"RUNNING_MODAL"}
+        self.report({"INFO"}, f"{job.request.label}: started; progress is shown in the Underpaint panel")
+        return {"FINISHED"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        job = self._job
+        if event.type == "ESC" and event.value == "PRESS" and not job.finished:
+            job.cancel()
+            return {"RUNNING_MODAL"}
+        if event.type == "TIMER" and job.finished:
+            context.window_manager.event_timer_remove(self._timer)
+            return self._outcome(job)
+        return {"PASS_THROUGH"}
+
+    def _outcome(self, job: jobs.Job) -> set[str]:
+        label = job.request.label
+        if job.state == "done":
+            self.report({"INFO"}, f"{label}: {job.message}")
+            return {"FINISHED"}
+        if job.state == "cancelled":
+            self.report({"WARNING"}, f"{label}: cancelled")
+            return {"CANCELLED"}
+        self.report({"ERROR"}, f"{label} failed: {job.message}")
+        return {"CANCELLED"}
+
+
+class _ShotJobOperator(_JobOperator):
+    """Stylize, re-render and refine: export the shot, then a job that ends in a take."""
+
+    kind = "stylize"
+
+    def job_params(self, context: bpy.types.Context) -> tuple[dict[str, Any], tuple[int, int]]:
+        """This kind's parameters and the frames to export."""
+        raise NotImplementedError
+
+    def build(self, context: bpy.types.Context, wait: bool) -> jobs.Job:
+        scene = context.scene
+        settings = scene.underpaint
+        if scene.camera is None:
+            raise UserError("The scene has no camera: add one and make it the scene camera (Ctrl Numpad 0).")
+        takes_folder = results.shot_folder(scene, context)
+        client = jobs.preferences_client(context)
+        check_server(client, wait)
+        params, (start, end) = self.job_params(context)
+        package = export_package(context, scene, takes_folder / "package", start, end, params["use_color"])
+        shot = results.shot_name(scene)
+        request = jobs.JobRequest(
+            kind=self.kind, scene=scene.name, params=params, model=settings.model.strip() or None,
+            package=package, takes_folder=takes_folder, label=f"{self.bl_label} {shot}",
+        )
+        return jobs.Job(request, client, on_done=results.apply_finished)
+
+
+class UNDERPAINT_OT_stylize_shot(_ShotJobOperator, bpy.types.Operator):
+    """Paint the shot: export its passes, send them to the server and load the painted take"""
+
+    bl_idname = "underpaint.stylize_shot"
+    bl_label = "Stylize Shot"
+    kind = "stylize"
+
+    def job_params(self, context: bpy.types.Context) -> tuple[dict[str, Any], tuple[int, int]]:
+        return paint_params(context.scene.underpaint), shot_range(context.scene)
+
+
+class UNDERPAINT_OT_rerender_range(_ShotJobOperator, bpy.types.Operator):
+    """Re-paint the preview range (or the selected markers' frames) of the active take; the rest stays as it is"""
+
+    bl_idname = "underpaint.rerender_range"
+    bl_label = "Re-render Range"
+    kind = "rerender"
+
+    frame_start: bpy.props.IntProperty(name="Start", default=0, options={"SKIP_SAVE"})  # type: ignore[valid-type]
+    frame_end: bpy.props.IntProperty(name="End", default=-1, options={"SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def job_params(self, context: bpy.types.Context) -> tuple[dict[str, Any], tuple[int, int]]:
+        scene = context.scene
+        take = active_take(scene)
+        frames = (self.frame_start, self.frame_end) if self.frame_end >= self.frame_start else edit_range(scene)
+        if frames is None:
+            raise UserError("Set a preview range in the timeline (Ctrl P), or select markers, "
+                            "to say which frames to re-render.")
+        if frames[0] < take.frame_start or frames[1] > take.frame_end:
+            raise UserError(f"Frames {frames[0]}-{frames[1]} lie outside the active take "
+                            f"({take.frame_start}-{take.frame_end}).")
+        params = paint_params(scene.underpaint) | {"parent_take": take.name, "frames": list(frames)}
+        return params, (take.frame_start, take.frame_end)
+
+
+class UNDERPAINT_OT_refine_region(_ShotJobOperator, bpy.types.Operator):
+    """Re-paint only the selected objects in the active take (over the preview range when it is on)"""
+
+    bl_idname = "underpaint.refine_region"
+    bl_label = "Refine Region"
+    kind = "refine"
+
+    def job_params(self, context: bpy.types.Context) -> tuple[dict[str, Any], tuple[int, int]]:
+        scene = context.scene
+        take = active_take(scene)
+        names = refine_objects(context)
+        if not names:
+            raise UserError("Select the objects to refine: their pixels in the take are painted again.")
+        params = paint_params(scene.underpaint) | {
+            "parent_take": take.name,
+            "mask": {"objects": names, "dilate": scene.underpaint.mask_dilate},
+        }
+        frames = edit_range(scene) if scene.use_preview_range else None
+        if frames is not None:
+            params["frames"] = [max(frames[0], take.frame_start), min(frames[1], take.frame_end)]
+        return params, (take.frame_start, take.frame_end)
+
+
+class UNDERPAINT_OT_load_take(_JobOperator, bpy.types.Operator):
+    """Show a take through the camera and in the sequencer (downloading its frames if they are not on disk)"""
+
+    bl_idname = "underpaint.load_take"
+    bl_label = "Load Take"
+
+    index: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Take", description="Index in the takes list (-1 = the selected take)", default=-1,
+        options={"SKIP_SAVE"},
+    )
+
+    def _launch(self, context: bpy.types.Context, modal: bool) -> set[str]:
+        scene = context.scene
+        settings = scene.underpaint
+        index = settings.active_take if self.index < 0 else self.index
+        if not 0 <= index < len(settings.takes):
+            self.report({"ERROR"}, "No take selected: choose one in the takes list.")
+            return {"CANCELLED"}
+        self._index = index
+        if results.take_frames_missing(settings.takes[index]):
+            return super()._launch(context, modal)
+        problems = results.show_take(scene, index)
+        self.report({"WARNING"} if problems else {"INFO"},
+                    "; ".join(problems) or f"Take {settings.takes[index].name} loaded")
+        return {"FINISHED"}
+
+    def build(self, context: bpy.types.Context, wait: bool) -> jobs.Job:
+        scene = context.scene
+        entry = scene.underpaint.takes[self._index]
+        request = jobs.JobRequest(kind="fetch", scene=scene.name, take=entry.name,
+                                  takes_folder=Path(entry.directory).parent, label=f"Load take {entry.name}")
+        index = self._index
+        return jobs.Job(request, jobs.preferences_client(context),
+                        on_done=lambda job: results.show_take(bpy.data.scenes[job.request.scene], index))
+
+
+class UNDERPAINT_OT_train_style(_JobOperator, bpy.types.Operator):
+    """Teach the model a look from a folder of images (a LoRA style), to paint with by name"""
+
+    bl_idname = "underpaint.train_style"
+    bl_label = "Train Style"
+    slot = "style_job"
+
+    directory: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Images", description="Folder of concept art; NAME.txt beside an image is its caption",
+        subtype="DIR_PATH",
+    )
+    name: bpy.props.StringProperty(name="Style Name", description="Name to paint with later")  # type: ignore[valid-type]
+    steps: bpy.props.IntProperty(name="Steps", default=500, min=1, max=100000)  # type: ignore[valid-type]
+    rank: bpy.props.IntProperty(name="Rank", default=8, min=1, max=256)  # type: ignore[valid-type]
+    resolution: bpy.props.IntProperty(name="Resolution", default=512, min=32, max=2048, step=8)  # type: ignore[valid-type]
+    trigger: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Trigger Word", description="Caption for images without a .txt (empty = the style name)"
+    )
+    force: bpy.props.BoolProperty(name="Replace Existing", default=False)  # type: ignore[valid-type]
+
+    def invoke(self, context: bpy.types.Context, _event: bpy.types.Event) -> set[str]:
+        return context.window_manager.invoke_props_dialog(self, width=420)
+
+    def draw(self, _context: bpy.types.Context) -> None:
+        layout = self.layout
+        for name in ("directory", "name", "steps", "rank", "resolution", "trigger", "force"):
+            layout.prop(self, name)
+
+    def build(self, context: bpy.types.Context, wait: bool) -> jobs.Job:
+        name = self.name.strip()
+        if not name:
+            raise UserError("Give the style a name.")
+        folder = Path(bpy.path.abspath(self.directory)) if self.directory else None
+        if folder is None or not folder.is_dir():
+            raise UserError(f"Choose a folder of images to train on ({self.directory or 'none chosen'}).")
+        files = {p.name: p for p in sorted(folder.iterdir())
+                 if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + (".txt",)}
+        if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in files.values()):
+            raise UserError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
+        client = jobs.preferences_client(context)
+        check_server(client, wait)
+        model = context.scene.underpaint.model.strip() or None
+        params = {"name": name, "steps": self.steps, "rank": self.rank, "resolution": self.resolution,
+                  "trigger": self.trigger.strip() or name, "force": self.force}
+        request = jobs.JobRequest(kind="train_style", scene=context.scene.name, slot="style_job", params=params,
+                                  model=model, files=files, label=f"Train style {name}")
+        return jobs.Job(request, client, on_done=_style_trained)
+
+
+def _style_trained(job: jobs.Job) -> None:
+    """`on_done` of style training: the new style joins the panel's list and becomes the chosen style."""
+    jobs.STATUS.styles = [str(s.get("name")) for s in job.result.get("styles", [])]
+    scene = bpy.data.scenes.get(job.request.scene)
+    if scene is not None:
+        scene.underpaint.style = str(job.request.params["name"])
+
+
+class UNDERPAINT_OT_cancel_job(bpy.types.Operator):
+    """Cancel the running Underpaint job of this scene (on the server too)"""
+
+    bl_idname = "underpaint.cancel_job"
+    bl_label = "Cancel Job"
+
+    slot: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Job", items=(("job", "Shot", "Stylize, re-render, refine or take download"),
+                           ("style_job", "Style Training", "Style training")),
+        default="job", options={"SKIP_SAVE"},
+    )
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        job = jobs.active(context.scene.name, self.slot)
+        if job is None:
+            self.report({"WARNING"}, "No Underpaint job is running in this scene.")
+            return {"CANCELLED"}
+        job.cancel()
+        self.report({"INFO"}, f"{job.request.label}: cancelling")
+        return {"FINISHED"}
+
+
+class UNDERPAINT_OT_start_server(bpy.types.Operator):
+    """Start `underpaint serve` on this machine for the server address in the preferences; it stops with Blender"""
+
+    bl_idname = "underpaint.start_server"
+    bl_label = "Start Local Server"
+
+    run_mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Run", items=RUN_MODES, default="AUTO", options={"HIDDEN", "SKIP_SAVE"}
+    )
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        prefs = preferences.get(context)
+        try:
+            client = jobs.preferences_client(context)
+            server_process.start(prefs.backend_command, client.base_url, client.token)
+            if self.run_mode == "WAIT" or (self.run_mode == "AUTO" and bpy.app.background):
+                server_process.wait_until_ready(client)
+        except (server_process.StartError, ValueError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        jobs.STATUS.recheck()
+        self.report({"INFO"}, f"Starting the Underpaint server at {client.base_url}")
+        return {"FINISHED"}
+
+
+classes = (
+    UNDERPAINT_OT_stylize_shot,
+    UNDERPAINT_OT_rerender_range,
+    UNDERPAINT_OT_refine_region,
+    UNDERPAINT_OT_load_take,
+    UNDERPAINT_OT_train_style,
+    UNDERPAINT_OT_cancel_job,
+    UNDERPAINT_OT_start_server,
+)
