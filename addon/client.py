@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 import urllib.error
 import urllib.parse
@@ -67,6 +68,8 @@ class OutOfMemory(ServerError):
 
 MODEL_MISSING_CODES = frozenset({"model_missing", "model_not_available", "model_unavailable", "weights_missing"})
 OUT_OF_MEMORY_CODES = frozenset({"out_of_memory", "oom"})
+# "CUDA out of memory", "out of MPS memory", "out of CPU memory while painting ..."
+_OUT_OF_MEMORY = re.compile(r"out of (\w+ )?memory")
 OOM_ADVICE = (
     "Lower the resolution, paint fewer frames at a time, use fewer controls, "
     "or close other programs that use the GPU, then try again."
@@ -81,10 +84,10 @@ def explain(code: str, message: str, *, model: str | None = None, status: int | 
     """Turn a server error (HTTP body or a failed job's `error`) into the matching actionable `ServerError`."""
     code = code or "error"
     lowered = message.lower()
-    if code in MODEL_MISSING_CODES:
+    if code in MODEL_MISSING_CODES or "models pull" in message:
         hint = "" if "models pull" in message else f" Download it with `{pull_command(model)}`."
         return ModelMissing(code, message.rstrip() + hint, status=status)
-    if code in OUT_OF_MEMORY_CODES or "out of memory" in lowered:
+    if code in OUT_OF_MEMORY_CODES or _OUT_OF_MEMORY.search(lowered):
         hint = "" if "resolution" in lowered else " " + OOM_ADVICE
         return OutOfMemory(code, message.rstrip() + hint, status=status)
     return ServerError(code, message, status=status)
@@ -225,10 +228,10 @@ class Client:
             known = ", ".join(sorted(models)) or "none"
             raise ServerError("unknown_model", f"The server has no model set {name!r} (it knows: {known}).")
         if not models[name].get("available", False):
+            detail = str(models[name].get("detail") or "its weights are not on the server's machine")
+            hint = "" if "models pull" in detail else f"; run `{pull_command(name)}` in the backend's environment"
             raise ModelMissing(
-                "model_missing",
-                f"Model set {name!r} is not downloaded on the server. Run `{pull_command(name)}` "
-                "in the backend's environment, or pick another model set.",
+                "model_missing", f"Model set {name!r} cannot paint: {detail}{hint} (or pick another model set)."
             )
         return name
 

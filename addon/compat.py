@@ -19,3 +19,22 @@ def addon_package() -> str:
 def sequencer_strips(editor: bpy.types.SequenceEditor) -> bpy.types.bpy_prop_collection:
     """The top-level strips of a sequence editor (`strips` in 5.0, `sequences` before)."""
     return editor.strips if BLENDER_5 else editor.sequences
+
+
+# The names the object index pass has had in multilayer EXR channels: "Object Index" (5.0), "IndexOB" (4.2).
+OBJECT_INDEX_PASS_NAMES = ("Object Index", "IndexOB")
+
+
+def set_image_format(settings: bpy.types.ImageFormatSettings, file_format: str) -> None:
+    """Choose an output format; 5.0 first picks a media type (multilayer EXR is its own), 4.2 has no media type."""
+    if BLENDER_5:
+        settings.media_type = "MULTI_LAYER_IMAGE" if file_format == "OPEN_EXR_MULTILAYER" else "IMAGE"
+    settings.file_format = file_format
+
+
+def new_node_material(name: str) -> bpy.types.Material:
+    """A material with a shader node tree (5.0 gives every new material one; 4.2 needs `use_nodes`)."""
+    material = bpy.data.materials.new(name)
+    if material.node_tree is None:
+        material.use_nodes = True
+    return material

@@ -40,7 +40,8 @@ import bpy
 from . import client as api
 from . import preferences
 
-STATES_ACTIVE = ("checking", "uploading", "queued", "running", "downloading")
+# "exporting" happens before a Job exists (the passes render on the main thread); the rest are Job states.
+STATES_ACTIVE = ("exporting", "checking", "uploading", "queued", "running", "downloading")
 STATES_FINAL = ("done", "failed", "cancelled")
 SERVER_FINAL = ("done", "failed", "cancelled")
 TICK_SECONDS = 0.1
@@ -49,7 +50,8 @@ STATUS_EVERY_SECONDS = 3.0
 RECONNECT_TRIES = 4
 RECONNECT_PAUSE_SECONDS = 0.5
 POLL_SECONDS = 0.25
-EVENT_READ_TIMEOUT = 15.0
+# Longer than the server's keep-alive interval (15 s), so only a stalled stream times out.
+EVENT_READ_TIMEOUT = 40.0
 # Kinds whose job runs on a shot package and ends in a take.
 SHOT_KINDS = ("stylize", "rerender", "refine")
 
@@ -156,16 +158,9 @@ class Job:
         return changed
 
     def _write_status(self) -> None:
-        scene = bpy.data.scenes.get(self.request.scene)
-        if scene is None:
-            return
-        status = getattr(scene.underpaint, self.request.slot)
-        status.state = self.state
-        status.progress = self.progress
-        status.message = self.message
-        status.kind = self.request.kind
-        status.server_job = self.server_id or ""
-        status.error_code = self.error_code
+        write_status(self.request.scene, self.request.slot, state=self.state, progress=self.progress,
+                     message=self.message, kind=self.request.kind, server_job=self.server_id or "",
+                     error_code=self.error_code)
 
     def progress_line(self) -> str:
         label = self.request.label or self.request.kind
@@ -356,6 +351,18 @@ def frame_path(folder: Path, frame: int) -> Path:
 # -- the one timer --------------------------------------------------------------------------------
 
 _JOBS: dict[str, Job] = {}
+# Scenes whose passes are being exported by a modal operator -> whether the artist asked to cancel.
+EXPORTING: dict[str, bool] = {}
+
+
+def write_status(scene_name: str, slot: str, **fields: Any) -> None:
+    """Show a job's state in `scene.underpaint.<slot>` (panel, status bar); a deleted scene is skipped."""
+    scene = bpy.data.scenes.get(scene_name)
+    if scene is None:
+        return
+    status = getattr(scene.underpaint, slot)
+    for name, value in fields.items():
+        setattr(status, name, value)
 
 
 def start(job: Job) -> Job:
@@ -372,6 +379,11 @@ def active(scene_name: str, slot: str = "job") -> Job | None:
         if job.request.scene == scene_name and job.request.slot == slot and not job.finished:
             return job
     return None
+
+
+def busy(scene_name: str, slot: str = "job") -> bool:
+    """A job of this slot is exporting or running in the scene (so another must not start)."""
+    return active(scene_name, slot) is not None or (slot == "job" and scene_name in EXPORTING)
 
 
 def tick() -> float | None:
@@ -523,15 +535,31 @@ def health_result(client: api.Client) -> dict[str, Any]:
 STATUS = ServerStatus()
 
 
+@bpy.app.handlers.persistent
 def _forget_on_load(*_args: Any) -> None:
     """Opening another .blend: jobs keep running on the server, but their results must not land in it."""
     for job in _JOBS.values():
         job.detached = True
+    EXPORTING.clear()
+
+
+@bpy.app.handlers.persistent
+def _interrupted_on_load(*_args: Any) -> None:
+    """A file saved while a job ran still says "running": nothing follows that job in this session."""
+    for scene in bpy.data.scenes:
+        settings = getattr(scene, "underpaint", None)
+        for status in (settings.job, settings.style_job) if settings is not None else ():
+            if status.state in STATES_ACTIVE:
+                status.state, status.message = "failed", "Interrupted: the file was closed while this job ran"
+
+
+_HANDLERS = ((bpy.app.handlers.load_pre, _forget_on_load), (bpy.app.handlers.load_post, _interrupted_on_load))
 
 
 def register() -> None:
-    if _forget_on_load not in bpy.app.handlers.load_pre:
-        bpy.app.handlers.load_pre.append(_forget_on_load)
+    for handlers, function in _HANDLERS:
+        if function not in handlers:
+            handlers.append(function)
     if not bpy.app.background:
         _ensure_timer()
 
@@ -541,7 +569,8 @@ def unregister() -> None:
     for job in list(_JOBS.values()):
         job.cancel()
     _JOBS.clear()
-    if _forget_on_load in bpy.app.handlers.load_pre:
-        bpy.app.handlers.load_pre.remove(_forget_on_load)
+    for handlers, function in _HANDLERS:
+        if function in handlers:
+            handlers.remove(function)
     if bpy.app.timers.is_registered(tick):
         bpy.app.timers.unregister(tick)

@@ -110,7 +110,7 @@ class UNDERPAINT_PT_main(bpy.types.Panel):
         row.prop(settings, "guidance")
         self._draw_range(layout, context)
 
-        running = settings.job.state in jobs.STATES_ACTIVE
+        running = jobs.busy(context.scene.name)
         row = layout.row()
         row.scale_y = 1.5
         row.enabled = not running
@@ -165,9 +165,8 @@ class UNDERPAINT_PT_takes(bpy.types.Panel):
         if take.parent:
             col.label(text=f"Parent take {take.parent}", icon="LINKED")
         layout.operator("underpaint.load_take", icon="IMPORT")
-        running = settings.job.state in jobs.STATES_ACTIVE
         row = layout.row(align=True)
-        row.enabled = not running
+        row.enabled = not jobs.busy(context.scene.name)
         row.operator("underpaint.rerender_range", icon="FILE_REFRESH")
         row.operator("underpaint.refine_region", icon="BRUSH_DATA")
         layout.prop(settings, "mask_dilate")
@@ -187,7 +186,7 @@ class UNDERPAINT_PT_styles(bpy.types.Panel):
         settings = context.scene.underpaint
         layout = self.layout
         row = layout.row()
-        row.enabled = settings.style_job.state not in jobs.STATES_ACTIVE
+        row.enabled = not jobs.busy(context.scene.name, "style_job")
         row.operator("underpaint.train_style", icon="OUTLINER_OB_IMAGE")
         _draw_job(layout, context, settings.style_job, "style_job")
         if jobs.STATUS.styles:

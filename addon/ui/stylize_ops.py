@@ -12,6 +12,8 @@ it runs the same job to completion before returning.
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,10 @@ RUN_MODES = (
     ("TIMERS", "Timers", "Return at once; the job's results arrive through the add-on's timer"),
 )
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
+# Seconds between modal timer events: one exported frame per event while exporting.
+EXPORT_STEP_SECONDS = 0.01
+# Seconds between the modal checks of a running job (for Esc and the final report; results come by timer).
+FOLLOW_SECONDS = 0.25
 # Server states in which starting a job cannot work; the panel shows the reason and the fix.
 SERVER_UNUSABLE = ("not_running", "wrong_token", "version_mismatch", "error")
 
@@ -112,23 +118,6 @@ def active_take(scene: bpy.types.Scene) -> Any:
     return settings.takes[settings.active_take]
 
 
-def export_package(context: bpy.types.Context, scene: bpy.types.Scene, folder: Path, start: int, end: int,
-                   with_color: bool) -> Path:
-    """Render the shot's passes into `folder` (main thread: it renders), with progress in the cursor."""
-    from .. import passes
-
-    options = passes.ExportOptions(shot_name=results.shot_name(scene), color=with_color)
-    manager = context.window_manager
-    manager.progress_begin(0, max(end - start + 1, 1))
-    try:
-        return passes.export_shot(scene, folder, start, end, options,
-                                  progress=lambda done, _total: manager.progress_update(done))
-    except passes.ExportError as exc:
-        raise UserError(f"Exporting the passes failed: {exc}") from None
-    finally:
-        manager.progress_end()
-
-
 def check_server(client: api.Client, wait: bool) -> None:
     """Refuse to start (before a long export) when the server is known to be unusable.
 
@@ -167,7 +156,7 @@ class _JobOperator:
 
     def _launch(self, context: bpy.types.Context, modal: bool) -> set[str]:
         wait = self._wait()
-        if jobs.active(context.scene.name, self.slot) is not None:
+        if jobs.busy(context.scene.name, self.slot):
             self.report({"ERROR"}, "A job is already running for this scene: wait for it, or cancel it (Esc).")
             return {"CANCELLED"}
         try:
@@ -181,7 +170,7 @@ class _JobOperator:
         self._job = job
         if modal and context.window is not None:
             manager = context.window_manager
-            self._timer = manager.event_timer_add(0.25, window=context.window)
+            self._timer = manager.event_timer_add(FOLLOW_SECONDS, window=context.window)
             manager.modal_handler_add(self)
             self.report({"INFO"}, f"{job.request.label}: started (Esc cancels)")
             return {"RUNNING_MODAL"}
@@ -210,8 +199,51 @@ class _JobOperator:
         return {"CANCELLED"}
 
 
+@dataclass
+class ShotPlan:
+    """A shot job decided on the main thread: what to export where, then the job that follows."""
+
+    scene: str
+    folder: Path  # the shot's folder: package/ and one folder per take
+    frames: tuple[int, int]  # frames to export
+    options: Any  # passes.ExportOptions
+    request: jobs.JobRequest
+    client: api.Client
+
+    @property
+    def package(self) -> Path:
+        return self.folder / "package"
+
+    def export_steps(self) -> Iterator[tuple[int, int]]:
+        """The export, one frame per step (yields (done, total)): the UI stays live between frames."""
+        from .. import passes
+
+        return passes.iter_export(bpy.data.scenes[self.scene], self.package, *self.frames, self.options)
+
+    def export(self, context: bpy.types.Context) -> None:
+        """The export in one go (background mode, scripts), with progress on the cursor."""
+        from .. import passes
+
+        manager = context.window_manager
+        manager.progress_begin(0, self.frames[1] - self.frames[0] + 1)
+        try:
+            passes.export_shot(bpy.data.scenes[self.scene], self.package, *self.frames, self.options,
+                               progress=lambda done, _total: manager.progress_update(done))
+        except passes.ExportError as exc:
+            raise UserError(f"Exporting the passes failed: {exc}") from None
+        finally:
+            manager.progress_end()
+
+    def job(self) -> jobs.Job:
+        return jobs.Job(replace(self.request, package=self.package), self.client, on_done=results.apply_finished)
+
+
 class _ShotJobOperator(_JobOperator):
-    """Stylize, re-render and refine: export the shot, then a job that ends in a take."""
+    """Stylize, re-render and refine: export the shot's passes, then a job that ends in a take.
+
+    Invoked from the UI the export runs one frame per modal timer event (Esc stops it), then
+    the job follows; otherwise the export runs in one go.
+    """
 
     kind = "stylize"
 
@@ -219,22 +251,86 @@ class _ShotJobOperator(_JobOperator):
         """This kind's parameters and the frames to export."""
         raise NotImplementedError
 
-    def build(self, context: bpy.types.Context, wait: bool) -> jobs.Job:
+    def plan(self, context: bpy.types.Context, wait: bool) -> ShotPlan:
+        from .. import passes
+
         scene = context.scene
         settings = scene.underpaint
         if scene.camera is None:
             raise UserError("The scene has no camera: add one and make it the scene camera (Ctrl Numpad 0).")
-        takes_folder = results.shot_folder(scene, context)
+        folder = results.shot_folder(scene, context)
         client = jobs.preferences_client(context)
         check_server(client, wait)
-        params, (start, end) = self.job_params(context)
-        package = export_package(context, scene, takes_folder / "package", start, end, params["use_color"])
+        params, frames = self.job_params(context)
         shot = results.shot_name(scene)
+        options = passes.ExportOptions(shot_name=shot, color=bool(params["use_color"]))
         request = jobs.JobRequest(
             kind=self.kind, scene=scene.name, params=params, model=settings.model.strip() or None,
-            package=package, takes_folder=takes_folder, label=f"{self.bl_label} {shot}",
+            takes_folder=folder, label=f"{self.bl_label} '{shot}'",
         )
-        return jobs.Job(request, client, on_done=results.apply_finished)
+        return ShotPlan(scene.name, folder, frames, options, request, client)
+
+    def build(self, context: bpy.types.Context, wait: bool) -> jobs.Job:
+        plan = self.plan(context, wait)
+        plan.export(context)
+        return plan.job()
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if self._wait() or context.window is None:
+            return self._launch(context, modal=False)
+        scene = context.scene
+        if jobs.busy(scene.name, self.slot):
+            self.report({"ERROR"}, "A job is already running for this scene: wait for it, or cancel it (Esc).")
+            return {"CANCELLED"}
+        try:
+            self._plan = self.plan(context, wait=False)
+        except (UserError, results.OutputFolderError, ValueError, api.ServerError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        self._steps: Iterator[tuple[int, int]] | None = self._plan.export_steps()
+        self._job = None
+        jobs.EXPORTING[scene.name] = False
+        jobs.write_status(scene.name, self.slot, state="exporting", kind=self.kind, progress=0.0,
+                          message="Exporting passes")
+        manager = context.window_manager
+        self._timer = manager.event_timer_add(EXPORT_STEP_SECONDS, window=context.window)
+        manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if self._steps is None:
+            return super().modal(context, event)
+        scene_name = self._plan.scene
+        if (event.type == "ESC" and event.value == "PRESS") or jobs.EXPORTING.get(scene_name):
+            return self._end_export(context, "cancelled", "Export cancelled", {"WARNING"})
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        from .. import passes
+
+        try:
+            done, total = next(self._steps)
+        except StopIteration:
+            self._steps = None
+            jobs.EXPORTING.pop(scene_name, None)
+            self._job = jobs.start(self._plan.job())
+            manager = context.window_manager
+            manager.event_timer_remove(self._timer)
+            self._timer = manager.event_timer_add(FOLLOW_SECONDS, window=context.window)
+            return {"RUNNING_MODAL"}
+        except passes.ExportError as exc:
+            return self._end_export(context, "failed", f"Exporting the passes failed: {exc}", {"ERROR"})
+        jobs.write_status(scene_name, self.slot, progress=done / total, message=f"Exporting passes {done}/{total}")
+        return {"RUNNING_MODAL"}
+
+    def _end_export(self, context: bpy.types.Context, state: str, message: str, level: set[str]) -> set[str]:
+        assert self._steps is not None
+        self._steps.close()  # the generator restores the scene's render settings
+        self._steps = None
+        jobs.EXPORTING.pop(self._plan.scene, None)
+        context.window_manager.event_timer_remove(self._timer)
+        jobs.write_status(self._plan.scene, self.slot, state=state, message=message)
+        self.report(level, message)
+        return {"CANCELLED"}
 
 
 class UNDERPAINT_OT_stylize_shot(_ShotJobOperator, bpy.types.Operator):
@@ -402,6 +498,10 @@ class UNDERPAINT_OT_cancel_job(bpy.types.Operator):
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         job = jobs.active(context.scene.name, self.slot)
+        if context.scene.name in jobs.EXPORTING and self.slot == "job":
+            jobs.EXPORTING[context.scene.name] = True  # the exporting operator stops at its next frame
+            self.report({"INFO"}, "Cancelling the export")
+            return {"FINISHED"}
         if job is None:
             self.report({"WARNING"}, "No Underpaint job is running in this scene.")
             return {"CANCELLED"}

@@ -127,12 +127,17 @@ def test_missing_model_names_the_pull_command(client_module: ModuleType) -> None
         client.check_model(info, "nope")
     from_job = client_module.explain("model_missing", "Weights for 'sd15' are not on disk.", model="sd15")
     assert isinstance(from_job, client_module.ModelMissing) and "underpaint models pull sd15" in str(from_job)
+    engine = client_module.explain("engine_error", "not found locally: unet; run `underpaint models pull sd15`")
+    assert isinstance(engine, client_module.ModelMissing) and str(engine).count("models pull") == 1
 
 
 def test_out_of_memory_suggests_what_to_lower(client_module: ModuleType) -> None:
     error = client_module.explain("engine_error", "CUDA out of memory. Tried to allocate 2.00 GiB")
     assert isinstance(error, client_module.OutOfMemory)
     assert "Lower the resolution" in str(error)
+    worded = client_module.explain("engine_error", "out of CUDA memory while painting frames 1-16; lower the "
+                                   "resolution or the number of frames per window")
+    assert isinstance(worded, client_module.OutOfMemory) and "Lower the resolution" not in str(worded)
 
 
 def test_api_error_body_becomes_the_message(client_module: ModuleType, counterpart: Any) -> None:
