@@ -1,0 +1,78 @@
+"""The base model a style trains on: the SD1.5-family image models of an `animatediff` model set.
+
+A style LoRA adapts the base model's image UNet, which the AnimateDiff engine
+later runs inside its motion UNet (the spatial layers keep their names there),
+so training needs only the base: UNet, VAE, text encoder, tokenizer and
+scheduler config — not the motion module or the ControlNets. They load
+through the engine's own loading code, from the same sources the engine uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from diffusers import AutoencoderKL, UNet2DConditionModel
+from transformers import CLIPTextModel, CLIPTokenizer
+
+from underpaint.engines.base import EngineError
+from underpaint.engines.loading import (
+    _load_base,
+    _load_model,
+    is_available,
+    prepare,
+    pull_command,
+)
+from underpaint.engines.registry import get_model_set
+from underpaint.engines.settings import AnimateDiffSettings, parse_settings
+from underpaint.errors import InputError
+
+# Engines whose model sets have an SD1.5-family base that a style LoRA can train on.
+TRAINABLE_ENGINES = ("animatediff",)
+
+
+@dataclass
+class BaseModels:
+    """What LoRA training and its validation renders need of a base model."""
+
+    unet: UNet2DConditionModel
+    vae: AutoencoderKL
+    text_encoder: CLIPTextModel
+    tokenizer: CLIPTokenizer
+    # The base's own noise schedule: training's DDPM and the validation renders' DDIM are made from it.
+    scheduler_config: Any
+
+
+def trainable_settings(model: str, data_dir: Path) -> AnimateDiffSettings:
+    """The settings of model set `model`, refusing sets a style cannot be trained on."""
+    try:
+        model_set = get_model_set(model, data_dir)
+    except EngineError as exc:
+        raise InputError("unknown_model", str(exc)) from exc
+    if model_set.engine not in TRAINABLE_ENGINES:
+        raise InputError(
+            "model_not_trainable",
+            f"model set {model!r} (engine {model_set.engine!r}) cannot be trained on; styles train on "
+            f"model sets of the {', '.join(TRAINABLE_ENGINES)} engine (a Stable Diffusion 1.5 base)",
+        )
+    return parse_settings(model_set, data_dir)
+
+
+def load_base_models(settings: AnimateDiffSettings, data_dir: Path, dtype: torch.dtype) -> BaseModels:
+    """Load the base of `settings` on the CPU in `dtype` (built first for the tiny set); never downloads."""
+    prepare(settings, data_dir)
+    if not is_available(settings.base, "base"):
+        raise EngineError(
+            f"model set {settings.name!r} is missing its base model ({settings.base.location}); "
+            f"run `{pull_command(settings)}`"
+        )
+    try:
+        unet, vae, text_encoder, tokenizer, scheduler_config = _load_base(settings.base, dtype)
+        if settings.vae is not None:
+            # The latents must come from the VAE the engine decodes with.
+            vae = _load_model(AutoencoderKL, settings.vae, dtype)
+    except OSError as exc:
+        raise EngineError(f"model set {settings.name!r}: the base model could not be loaded ({exc})") from exc
+    return BaseModels(unet, vae, text_encoder, tokenizer, scheduler_config)
