@@ -42,6 +42,9 @@ class StyleRef:
     path: str
     weight: float = 1.0
     name: str = ""
+    # The model set the LoRA was trained on (from the style's card); engines refuse it on any other set.
+    # Empty for a LoRA of unknown origin, which is then only checked by loading it.
+    base_model: str = ""
 
 
 @dataclass(frozen=True)
