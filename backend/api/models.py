@@ -1,0 +1,111 @@
+"""Request and response bodies of HTTP API v1 — the OpenAPI at /docs is generated from these."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+JobState = Literal["queued", "running", "done", "failed", "cancelled"]
+TakeState = Literal["running", "done", "failed", "cancelled"]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(description="stable snake_case code, e.g. hash_mismatch")
+    message: str = Field(description="a sentence for the artist naming the problem")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
+
+
+class ModelOut(BaseModel):
+    name: str
+    engine: str
+    available: bool
+    description: str
+    detail: str = Field("", description="why a model set is not available, and what to do")
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+    device: str
+    devices: list[str]
+    engines: list[str]
+    models: list[ModelOut]
+    default_model: str | None
+    auth_required: bool
+    job_kinds: list[str]
+
+
+class BlobOut(BaseModel):
+    sha256: str
+    size: int
+
+
+class MissingIn(_In):
+    sha256: list[Sha256] = Field(max_length=200_000)
+
+
+class MissingOut(BaseModel):
+    missing: list[str]
+
+
+class JobIn(_In):
+    kind: str = Field(max_length=64, description="stylize | rerender | refine | train_style")
+    shot: str | None = Field(None, max_length=64, description="sha256 of the shot.json blob")
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class JobCreated(BaseModel):
+    id: str
+
+
+class JobOut(BaseModel):
+    id: str
+    kind: str
+    state: JobState
+    progress: float
+    frames_done: int
+    frames_total: int
+    take: str | None
+    error: ErrorBody | None
+    message: str
+    created: str
+    started: str | None
+    finished: str | None
+
+
+class JobList(BaseModel):
+    jobs: list[JobOut]
+
+
+class TakeOut(BaseModel):
+    id: str
+    shot: str
+    shot_sha: str | None
+    kind: str
+    parent: str | None
+    params: dict[str, Any]
+    state: TakeState
+    frames: list[int] = Field(description="Blender frame numbers whose painted PNG is on disk")
+    frame_start: int
+    frame_end: int
+    width: int
+    height: int
+    created: str
+    finished: str | None
+    control: dict[str, Any] = Field(description="depth_range [near, far] and the resize policy used")
+    metrics: dict[str, Any]
+    work_units: int
+    error: str | None
+
+
+class TakeList(BaseModel):
+    takes: list[TakeOut]

@@ -1,0 +1,46 @@
+"""Content-addressed uploads: POST /v1/blobs and POST /v1/blobs/missing."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.concurrency import run_in_threadpool
+
+from underpaint.blobs import check_sha256
+
+from .deps import BlobsDep
+from .models import BlobOut, MissingIn, MissingOut
+
+router = APIRouter()
+
+OCTET_STREAM_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+@router.post("/v1/blobs", response_model=BlobOut, openapi_extra=OCTET_STREAM_BODY)
+async def upload_blob(
+    request: Request,
+    blobs: BlobsDep,
+    sha256: Annotated[str | None, Query(description="the sha256 the bytes must have (checked)")] = None,
+) -> BlobOut:
+    """Store the raw request body as a blob named by its sha256."""
+    writer = blobs.writer(check_sha256(sha256) if sha256 else None)
+    try:
+        async for chunk in request.stream():
+            writer.write(chunk)
+    except BaseException:
+        writer.abort()
+        raise
+    info = await run_in_threadpool(writer.commit)
+    return BlobOut(sha256=info.sha256, size=info.size)
+
+
+@router.post("/v1/blobs/missing", response_model=MissingOut)
+def missing_blobs(body: MissingIn, blobs: BlobsDep) -> MissingOut:
+    """Which of these blobs the server lacks: a client uploads only those."""
+    return MissingOut(missing=blobs.missing(body.sha256))

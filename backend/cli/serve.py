@@ -1,0 +1,79 @@
+"""`underpaint serve`: run the render server (FastAPI on uvicorn)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import socket
+import sys
+
+from underpaint.cli import add_data_dir_argument
+from underpaint.paths import data_dir
+
+TOKEN_ENV = "UNDERPAINT_TOKEN"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "serve", help="run the render server", description="Run the Underpaint render server (HTTP API v1)."
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port (default: 8765; 0 picks a free one)")
+    parser.add_argument(
+        "--token", default=os.environ.get(TOKEN_ENV),
+        help=f"require 'Authorization: Bearer TOKEN' on every request (default: ${TOKEN_ENV}); "
+        "needed to bind anything but loopback",
+    )
+    parser.add_argument("--model", default=None, help="default model set for jobs that name none")
+    parser.add_argument("--max-upload-mb", type=int, default=1024, help="largest accepted upload (default: 1024)")
+    add_data_dir_argument(parser)
+    parser.set_defaults(func=run)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind before starting uvicorn, so `--port 0` can print the real port and a busy port fails clearly."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def run(args: argparse.Namespace) -> int:
+    if not is_loopback(args.host) and not args.token:
+        print(
+            f"underpaint serve: refusing to bind {args.host} without a token: anyone on the network could use "
+            f"this machine's GPU and read your takes. Pass --token SECRET (or set ${TOKEN_ENV}), "
+            "or bind 127.0.0.1.",
+            file=sys.stderr,
+        )
+        return 2
+    import uvicorn
+
+    from underpaint.api import ServerSettings, create_app
+
+    directory = data_dir(args.data_dir)
+    try:
+        sock = bind(args.host, args.port)
+    except OSError as exc:
+        print(f"underpaint serve: cannot bind {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
+    settings = ServerSettings(
+        data_dir=directory, token=args.token, default_model=args.model, max_upload_bytes=args.max_upload_mb << 20
+    )
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Underpaint server on http://{shown}:{port}  (data: {directory})", flush=True)
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", timeout_graceful_shutdown=5))
+    server.run(sockets=[sock])
+    return 0

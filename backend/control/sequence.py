@@ -1,0 +1,113 @@
+"""Control image sequences for a range of a shot package, at the generation size.
+
+This is where the per-frame conversions (depth, normal, pose, masks) meet the
+package and the resize plan: one call gives an engine everything it is
+conditioned on, plus the metadata a take records about how it was made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from underpaint.errors import InputError
+from underpaint.shot.package import ShotPackage
+
+from .depth import DepthRange, depth_image, depth_range
+from .masks import object_indices, objects_mask
+from .normal import BACKGROUND, normal_image
+from .pose import pose_image, poses_by_frame
+from .resize import ResizePlan, to_uint8
+
+CONTROL_KINDS = ("depth", "normal", "pose")
+
+
+@dataclass
+class ControlSet:
+    """uint8 (frames, H, W, 3) per control kind, and how they were made."""
+
+    images: dict[str, np.ndarray]
+    plan: ResizePlan
+    depth_range: DepthRange | None
+
+    def metadata(self) -> dict[str, object]:
+        """The take's `control` record: the one depth range and the resize policy."""
+        return {
+            "depth_range": self.depth_range.to_json() if self.depth_range else None,
+            "resize": self.plan.describe(),
+            "resize_plan": self.plan.to_json(),
+        }
+
+
+def shot_depth_range(package: ShotPackage) -> DepthRange:
+    """The depth range of the WHOLE shot (every frame), whatever part of it a take paints."""
+    threshold = package.shot.passes.depth.background_threshold
+    return depth_range((package.read_depth(n) for n in package.frame_numbers), threshold)
+
+
+def check_control_kinds(package: ShotPackage, kinds: Collection[str]) -> None:
+    """Refuse controls the package cannot provide, naming what is missing."""
+    unknown = sorted(set(kinds) - set(CONTROL_KINDS))
+    if unknown:
+        raise InputError("invalid_params", f"unknown control {unknown[0]!r}; controls are {CONTROL_KINDS}")
+    if "normal" in kinds and package.shot.passes.normal is None:
+        raise InputError("missing_pass", f"shot {package.shot.shot!r} has no normal pass; re-export with normals")
+    if "pose" in kinds and package.shot.pose is None:
+        raise InputError("missing_pass", f"shot {package.shot.shot!r} has no pose.json (no armature was exported)")
+
+
+def gray_to_rgb(image: np.ndarray) -> np.ndarray:
+    return np.repeat(to_uint8(image)[..., None], 3, axis=-1)
+
+
+def make_controls(
+    package: ShotPackage,
+    frames: Sequence[int],
+    plan: ResizePlan,
+    kinds: Collection[str],
+    shot_range: DepthRange | None = None,
+    on_frame: Callable[[int], None] | None = None,
+) -> ControlSet:
+    """Control images for Blender frames `frames`; `shot_range` reuses a stored depth range (edits of a take)."""
+    check_control_kinds(package, kinds)
+    rng = None
+    if "depth" in kinds:
+        rng = shot_range or shot_depth_range(package)
+    poses = poses_by_frame(package.read_pose()) if "pose" in kinds else {}
+    threshold = package.shot.passes.depth.background_threshold
+    out: dict[str, list[np.ndarray]] = {kind: [] for kind in kinds}
+    for i, number in enumerate(frames):
+        passes = package.read_passes(number)
+        if rng is not None:
+            out["depth"].append(gray_to_rgb(plan.apply(depth_image(passes.depth, rng, threshold))))
+        if "normal" in kinds and passes.normal is not None:
+            out["normal"].append(to_uint8(plan.apply(normal_image(passes.normal), fill=BACKGROUND)))
+        if "pose" in kinds:
+            out["pose"].append(pose_image([a.keypoints for a in poses.get(number, [])], plan))
+        if on_frame is not None:
+            on_frame(i)
+    return ControlSet({kind: np.stack(images) for kind, images in out.items()}, plan, rng)
+
+
+def color_video(package: ShotPackage, frames: Sequence[int], plan: ResizePlan) -> np.ndarray:
+    """The rough colour render of `frames` at the generation size, uint8 (frames, H, W, 3)."""
+    if not package.has_color():
+        raise InputError("missing_color", f"shot {package.shot.shot!r} was exported without the colour render")
+    return np.stack([
+        to_uint8(plan.apply(package.read_color(n).astype(np.float32) / 255.0)) for n in frames
+    ])
+
+
+def object_masks(package: ShotPackage, frames: Sequence[int], plan: ResizePlan, names: Collection[str]) -> np.ndarray:
+    """float32 (frames, H, W) in [0, 1]: where the named objects are (1 = repaint), at the generation size."""
+    if package.shot.passes.object_index is None:
+        raise InputError("missing_pass", f"shot {package.shot.shot!r} has no object index pass")
+    indices = object_indices(package.shot, names)
+    masks = []
+    for number in frames:
+        index = package.read_passes(number).object_index
+        assert index is not None  # the pass is declared, so read_passes decoded it
+        masks.append(np.clip(plan.apply(objects_mask(index, indices)), 0.0, 1.0))
+    return np.stack(masks)
