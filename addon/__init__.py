@@ -10,10 +10,11 @@ from __future__ import annotations
 import bpy
 
 from . import jobs, preferences, properties, server_process
-from .ui import panel, stylize_ops
+from .ui import export_op, panel, stylize_ops
 
-# Registration order: preferences and property groups, then operators, then panels.
-_MODULES = (preferences, properties, stylize_ops, panel)
+# Registration order: preferences and property groups, then operators, then panels
+# (export_op after panel: its sub-panel hangs under the main panel).
+_MODULES = (preferences, properties, stylize_ops, panel, export_op)
 # Modules with set-up beyond classes (timers, handlers, the local server, the status bar), run after them.
 _SERVICES = (jobs, server_process, panel)
 

@@ -1,0 +1,196 @@
+"""Pose keypoints from armatures: rig conventions found by bone names, projection, visibility, overrides."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import bpy
+import numpy as np
+import pytest
+from bpy_extras.object_utils import world_to_camera_view
+from test_passes import load_package, passes_module
+
+from demo import blocking
+
+# naming in demo/blocking.py -> (rig_type the add-on should find, has eyes, has ears)
+STYLES = {
+    "rigify": ("rigify", True, True),
+    "rigify_metarig": ("rigify_metarig", True, True),
+    "mixamo": ("mixamo", True, False),
+    "suffix_lr": ("left_right", False, False),
+    "left_right": ("left_right", True, False),
+}
+# OpenPose joint -> the skeleton role at that joint (the bone whose head it is)
+JOINT_ROLES = {
+    "right_shoulder": "upper_arm.R", "right_elbow": "forearm.R", "right_wrist": "hand.R",
+    "left_shoulder": "upper_arm.L", "left_elbow": "forearm.L", "left_wrist": "hand.L",
+    "right_hip": "thigh.R", "right_knee": "shin.R", "right_ankle": "foot.R",
+    "left_hip": "thigh.L", "left_knee": "shin.L", "left_ankle": "foot.L",
+}
+
+
+@pytest.fixture(scope="module")
+def rig_scene(addon: str) -> bpy.types.Scene:
+    scene = blocking.new_scene("Rigs", resolution=(32, 32), frames=(1, 1))
+    for i, naming in enumerate(STYLES):
+        blocking.add_character(scene, f"Rig_{naming}", naming, (2.0 * i, 0.0, 0.0), body=False)
+    return scene
+
+
+@pytest.mark.parametrize("naming", list(STYLES))
+def test_rig_convention_is_detected_from_bone_names(addon: str, rig_scene: bpy.types.Scene, naming: str) -> None:
+    armature = rig_scene.objects[f"Rig_{naming}"]
+    rig = passes_module(addon, "pose").armature_rig(armature)
+    rig_type, has_eyes, has_ears = STYLES[naming]
+    assert rig is not None and rig.rig_type == rig_type
+    roles = armature["blocking_roles"]
+    for joint, role in JOINT_ROLES.items():
+        assert rig.bone_map[joint] == roles[role], joint
+    assert armature.data.bones[rig.bone_map["neck"]].head_local.z == pytest.approx(1.45)  # the neck's base
+    assert ("right_eye" in rig.bone_map and "left_eye" in rig.bone_map) == has_eyes
+    assert ("right_ear" in rig.bone_map and "left_ear" in rig.bone_map) == has_ears
+    assert "nose" in rig.bone_map
+
+
+def test_an_armature_that_is_not_a_body_gets_no_pose(addon: str, rig_scene: bpy.types.Scene) -> None:
+    tail = blocking.add_bone_chain(rig_scene, "Tail", ["tail.001", "tail.002", "tail.003"])
+    assert passes_module(addon, "pose").armature_rig(tail) is None
+
+
+@pytest.mark.parametrize(("name", "canonical"), [
+    ("upper_arm.L", "L:upperarm"), ("upperarm_r", "R:upperarm"), ("LeftUpperArm", "L:upperarm"),
+    ("Right_Hand", "R:hand"), ("L_foot", "L:foot"), ("calf-R", "R:calf"), ("Neck_01", "neck01"),
+    ("upper_arm.L.001", "upperarml001"), ("Leg", "leg"),
+])
+def test_side_naming_is_understood(addon: str, name: str, canonical: str) -> None:
+    assert passes_module(addon, "bone_maps").canonical_name(name) == canonical
+
+
+def test_joint_overrides_replace_remove_and_refuse_unknown_bones(addon: str, rig_scene: bpy.types.Scene) -> None:
+    pose = passes_module(addon, "pose")
+    armature = rig_scene.objects["Rig_mixamo"]
+    overrides = armature.underpaint_pose.joints
+    try:
+        nose = overrides.add()
+        nose.joint, nose.bone, nose.use_tail = "nose", "mixamorig:Head", True
+        neck = overrides.add()
+        neck.joint, neck.bone = "neck", ""
+        rig = pose.armature_rig(armature)
+        assert rig.rig_type == "custom"
+        assert rig.bone_map["nose"] == "mixamorig:Head:tail"
+        assert "neck" not in rig.bone_map
+        assert rig.bone_map["right_wrist"] == "mixamorig:RightHand"  # the rest still found automatically
+        neck.bone = "mixamorig:NoSuchBone"
+        with pytest.raises(passes_module(addon).ExportError, match="NoSuchBone"):
+            pose.armature_rig(armature)
+    finally:
+        overrides.clear()
+
+
+# --- keypoints through the camera --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def walk_shot(addon: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[bpy.types.Scene, dict[str, Any], dict]:
+    """Two walkers (Rigify with a body, Mixamo with its legs behind a wall), one rig off to the side of the
+    frame and one behind the camera, while the camera moves."""
+    scene = blocking.new_scene("Walk", resolution=(96, 64), frames=(1, 3))
+    camera = blocking.add_camera(scene, (0.0, -7.0, 1.2), (0.0, 0.0, 1.0), lens=35.0)
+    blocking.keyframe_path(camera, {1: (0.0, -7.0, 1.2), 3: (0.5, -6.5, 1.3)})
+    hero = blocking.add_character(scene, "Hero", "rigify", (-1.5, 0.0, 0.0), facing=math.radians(90.0))
+    blocking.walk(hero, (1, 3), 1.5)
+    extra = blocking.add_character(scene, "Extra", "mixamo", (1.2, 0.0, 0.0), facing=math.radians(20.0))
+    blocking.walk(extra, (1, 3), 0.3)
+    blocking.add_box(scene, "Wall", (1.6, 0.1, 0.8), (1.2, -1.0, 0.4))
+    blocking.add_character(scene, "Offside", "left_right", (30.0, 0.0, 0.0), body=False)
+    blocking.add_character(scene, "Behind", "suffix_lr", (0.0, -12.0, 0.0), body=False)
+    passes = passes_module(addon)
+    shot_json = passes.export_shot(scene, tmp_path_factory.mktemp("walk"), 1, 3,
+                                   passes.ExportOptions(motion=False))
+    shot, pose = load_package(shot_json)
+    return scene, shot, pose
+
+
+def _keypoints(pose: dict[str, Any], frame_index: int, armature: str) -> dict[str, dict[str, Any]]:
+    entry = next(a for a in pose["frames"][frame_index]["armatures"] if a["name"] == armature)
+    return dict(zip(pose["keypoint_names"], entry["keypoints"], strict=True))
+
+
+def test_keypoints_match_an_independent_projection(walk_shot: tuple) -> None:
+    scene, shot, pose = walk_shot
+    width, height = shot["resolution"]["width"], shot["resolution"]["height"]
+    checked = 0
+    for index, frame in enumerate(shot["frames"]):
+        scene.frame_set(frame["frame"])
+        depsgraph = scene.view_layers[0].depsgraph
+        camera = scene.camera.evaluated_get(depsgraph)
+        for info in shot["armatures"]:
+            armature = scene.objects[info["name"]].evaluated_get(depsgraph)
+            keypoints = _keypoints(pose, index, info["name"])
+            for joint, reference in info["bone_map"].items():
+                bone, _, end = reference.rpartition(":") if reference.endswith(":tail") else (reference, "", "")
+                pose_bone = armature.pose.bones[bone]
+                world = armature.matrix_world @ (pose_bone.tail if end else pose_bone.head)
+                expected = world_to_camera_view(scene, camera, world)
+                point = keypoints[joint]
+                if point["reason"] == "behind_camera":
+                    assert expected.z < 0
+                    continue
+                assert abs(point["x"] - expected.x) * width <= 1.0, (info["name"], joint)
+                assert abs(point["y"] - (1.0 - expected.y)) * height <= 1.0, (info["name"], joint)
+                assert point["depth"] == pytest.approx(expected.z, abs=1e-4)
+                checked += 1
+    assert checked > 100
+
+
+def test_hidden_joints_are_occluded_and_the_rest_visible(walk_shot: tuple) -> None:
+    _scene, _shot, pose = walk_shot
+    for index in range(3):
+        extra = _keypoints(pose, index, "Extra")
+        for joint in ("right_knee", "left_knee", "right_ankle", "left_ankle"):
+            assert extra[joint]["reason"] == "occluded" and not extra[joint]["visible"], (index, joint)
+        for joint in ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip", "nose"):
+            assert extra[joint]["visible"], (index, joint)
+        # the Hero's joints sit inside its own box body: that does not hide them
+        hero = _keypoints(pose, index, "Hero")
+        assert all(point["visible"] for point in hero.values()), index
+
+
+def test_out_of_frame_behind_camera_and_unmapped_joints(walk_shot: tuple) -> None:
+    _scene, _shot, pose = walk_shot
+    offside = _keypoints(pose, 0, "Offside")
+    assert {point["reason"] for name, point in offside.items() if not name.endswith("_ear")} == {"outside_frame"}
+    behind = _keypoints(pose, 0, "Behind")
+    assert {point["reason"] for name, point in behind.items() if "eye" not in name and "ear" not in name} \
+        == {"behind_camera"}
+    assert all(point["depth"] < 0 for point in behind.values() if point["reason"] == "behind_camera")
+    extra = _keypoints(pose, 0, "Extra")
+    assert extra["right_ear"] == {"x": 0.0, "y": 0.0, "depth": 0.0, "visible": False, "reason": "unmapped"}
+
+
+def test_armatures_and_bone_maps_are_recorded(walk_shot: tuple) -> None:
+    _scene, shot, pose = walk_shot
+    recorded = {info["name"]: info["rig_type"] for info in shot["armatures"]}
+    assert recorded == {"Behind": "left_right", "Extra": "mixamo", "Hero": "rigify", "Offside": "left_right"}
+    assert [frame["frame"] for frame in pose["frames"]] == [1, 2, 3]
+    assert shot["pose"]["path"] == "pose.json"
+
+
+def test_exported_keypoints_move_with_the_walk(walk_shot: tuple) -> None:
+    _scene, _shot, pose = walk_shot
+    first, last = _keypoints(pose, 0, "Hero"), _keypoints(pose, 2, "Hero")
+    assert last["neck"]["x"] > first["neck"]["x"]  # walking to the right of the frame
+    assert np.hypot(last["right_ankle"]["x"] - first["right_ankle"]["x"],
+                    last["right_ankle"]["y"] - first["right_ankle"]["y"]) > 0.01
+
+
+def test_no_pose_file_without_armatures(addon: str, tmp_path: Path) -> None:
+    scene = blocking.new_scene("NoRigs", resolution=(16, 16), frames=(1, 1))
+    blocking.add_camera(scene, (0.0, -5.0, 0.0), (0.0, 0.0, 0.0))
+    blocking.add_box(scene, "Box", (1.0, 1.0, 1.0), (0.0, 0.0, 0.0))
+    passes = passes_module(addon)
+    shot, pose = load_package(passes.export_shot(scene, tmp_path, 1, 1, passes.ExportOptions()))
+    assert pose is None and shot["armatures"] == [] and "pose" not in shot
+    assert not (tmp_path / "pose.json").exists()
