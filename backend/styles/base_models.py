@@ -25,7 +25,7 @@ from underpaint.engines.loading import (
     prepare,
     pull_command,
 )
-from underpaint.engines.registry import get_model_set
+from underpaint.engines.registry import get_model_set, load_model_sets
 from underpaint.engines.settings import AnimateDiffSettings, parse_settings
 from underpaint.errors import InputError
 
@@ -76,3 +76,18 @@ def load_base_models(settings: AnimateDiffSettings, data_dir: Path, dtype: torch
     except OSError as exc:
         raise EngineError(f"model set {settings.name!r}: the base model could not be loaded ({exc})") from exc
     return BaseModels(unet, vae, text_encoder, tokenizer, scheduler_config)
+
+
+def default_training_model(data_dir: Path) -> str:
+    """The first trainable model set whose base model is on this machine (sets built on demand do not count)."""
+    for model_set in load_model_sets(data_dir).values():
+        if model_set.engine not in TRAINABLE_ENGINES:
+            continue
+        settings = parse_settings(model_set, data_dir)
+        if settings.builder is None and is_available(settings.base, "base"):
+            return model_set.name
+    raise InputError(
+        "unknown_model",
+        "no model set has its base model on this machine; run `underpaint models pull sd15` first, "
+        "or name one with --model (--model tiny trains on the random test models)",
+    )

@@ -9,7 +9,7 @@ renders).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -70,9 +70,28 @@ class StyleCard(_Record):
     lora_file: str
     lora_sha256: str
 
-    def summary(self) -> dict[str, Any]:
-        """What a style list shows: everything but the per-image table and the loss curve."""
-        out = self.model_dump(mode="json", exclude={"images", "loss_curve", "validation"})
-        out["images"] = sum(1 for image in self.images if not image.held_out)
-        out["held_out"] = sum(1 for image in self.images if image.held_out)
-        return out
+    def summary(self) -> StyleSummary:
+        return StyleSummary(
+            **self.model_dump(include=set(StyleSummary.model_fields) - {"images", "held_out"}),
+            images=sum(1 for image in self.images if not image.held_out),
+            held_out=sum(1 for image in self.images if image.held_out),
+        )
+
+
+class StyleSummary(_Record):
+    """What a style list shows (`GET /v1/styles`, `underpaint styles list`): the card without its tables."""
+
+    name: str
+    base_model: str
+    engine: str
+    trigger: str
+    created: str
+    steps: int
+    rank: int
+    resolution: int
+    images: int
+    held_out: int
+    loss_start: float
+    loss_end: float
+    validation_loss_before: float | None = None
+    validation_loss_after: float | None = None

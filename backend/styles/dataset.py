@@ -91,7 +91,7 @@ def scan(
     if others:
         raise InputError(
             "not_an_image",
-            f"{_listing(others)} in {label} {'is' if len(others) == 1 else 'are'} not images; "
+            f"{_listing(others)} in {label} {'is not an image' if len(others) == 1 else 'are not images'}; "
             f"training takes {', '.join(sorted(set(IMAGE_FORMATS.values())))} images and NAME.txt captions",
         )
     if not images:

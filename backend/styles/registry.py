@@ -122,7 +122,11 @@ def resolve_style(name: str, weight: float, data_dir: Path) -> StyleRef:
 
     The engine refuses to apply it to any other model set (`StyleRef.base_model`).
     """
-    card = read_card(data_dir, name)
+    try:
+        card = read_card(data_dir, name)
+    except NotFound as exc:
+        # A request naming a style that does not exist is bad input (400), not a missing resource.
+        raise InputError(exc.code, exc.message) from None
     path = style_dir(data_dir, name) / card.lora_file
     if not path.is_file():
         raise InputError("corrupt_style", f"style {name!r} has lost its LoRA file {path}", 500)

@@ -40,6 +40,8 @@ PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat
 ENCODE_SHARE, TRAIN_SHARE = 0.05, 0.85
 # The loss curve's start and end are averaged over this fraction of the steps (at most MAX_WINDOW steps).
 WINDOW_FRACTION, MAX_WINDOW = 0.1, 100
+# Seconds between progress reports during training (each is a database write and an event for the add-on).
+REPORT_EVERY = 0.25
 
 
 @dataclass(frozen=True)
@@ -137,13 +139,15 @@ def train_style(
         held_examples = encoded(held_images) if held_images else None
         loss_before = trainer.evaluate(held_examples) if held_examples else None
 
-        started = time.perf_counter()
+        started = reported = time.perf_counter()
         losses = []
         for step in range(1, config.steps + 1):
             stop()
             losses.append(trainer.step(examples.select(trainer.next_batch(len(examples), config.batch_size))))
-            fraction = ENCODE_SHARE + TRAIN_SHARE * step / config.steps
-            report(TrainProgress(fraction, f"training: step {step}/{config.steps}, loss {losses[-1]:.4f}"))
+            if time.perf_counter() - reported >= REPORT_EVERY or step == config.steps:
+                reported = time.perf_counter()
+                fraction = ENCODE_SHARE + TRAIN_SHARE * step / config.steps
+                report(TrainProgress(fraction, f"training: step {step}/{config.steps}, loss {losses[-1]:.4f}"))
         seconds = time.perf_counter() - started
         loss_after = trainer.evaluate(held_examples) if held_examples else None
 

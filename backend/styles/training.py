@@ -77,7 +77,9 @@ class LoraTrainer:
         self.base, self.device, self.dtype, self.rank = base, device, dtype, rank
         for model in (base.unet, base.vae, base.text_encoder):
             model.requires_grad_(False)
-            model.to(device, dtype=dtype)
+            model.to(device)
+            if model.dtype != dtype:
+                model.to(dtype=dtype)
         base.vae.eval()
         base.text_encoder.eval()
         torch.manual_seed(seed)  # peft draws the Gaussian init of the A matrices from torch's global generator
@@ -112,7 +114,7 @@ class LoraTrainer:
         """Posterior and caption embedding of each (uint8 RGB image, caption); `on_item` runs after each."""
         means, stds, texts = [], [], []
         for image, caption in zip(pixels, captions, strict=True):
-            x = torch.from_numpy(image).permute(2, 0, 1)[None].to(self.device, self.dtype) / 127.5 - 1.0
+            x = torch.tensor(image).permute(2, 0, 1)[None].to(self.device, self.dtype) / 127.5 - 1.0
             posterior = self.base.vae.encode(x).latent_dist
             means.append(posterior.mean.float())
             stds.append(posterior.std.float())
