@@ -67,7 +67,8 @@ class JobRequest:
     model: str | None = None  # model set to check on the server (None = the server's default)
     package: Path | None = None  # shot package folder to upload (shot kinds)
     files: dict[str, Path] = field(default_factory=dict)  # train_style: name in the request -> file
-    takes_folder: Path | None = None  # frames go to takes_folder/<take id>/####.png
+    takes_folder: Path | None = None  # a new take's frames go to takes_folder/<take id>/####.png
+    frames_folder: Path | None = None  # fetch: the folder of the known take to download again
     take: str | None = None  # fetch: the take to download
     label: str = ""  # what progress lines call the job ("Stylize shot_010")
 
@@ -295,9 +296,11 @@ class Job:
     def _download(self, take_id: str) -> None:
         """Fetch a take's frames into `takes_folder/<take>/####.png`, then report it done."""
         take = self.client.take(take_id)
-        if self.request.takes_folder is None:
-            raise ValueError("a take download needs a takes folder")
-        folder = self.request.takes_folder / safe_name(take_id)
+        folder = self.request.frames_folder
+        if folder is None:
+            if self.request.takes_folder is None:
+                raise ValueError("a take download needs a takes folder")
+            folder = fresh_folder(self.request.takes_folder, take_id)
         frames = [int(f) for f in take.get("frames", [])]
         self._post(state="downloading", progress=0.0, message=f"Downloading {len(frames)} frames")
         for done, frame in enumerate(frames, start=1):
@@ -341,6 +344,20 @@ def safe_name(text: str) -> str:
     """A name usable as one folder: what the server sends is never trusted as a path."""
     cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".")
     return cleaned or "_"
+
+
+def fresh_folder(parent: Path, take_id: str) -> Path:
+    """`parent/<take id>`, or `<take id>-2`, ... when that folder already holds frames.
+
+    Take ids are unique per server: a second server (or a reset data folder) starts counting
+    again, and its takes must never overwrite the frames of an earlier one.
+    """
+    base = safe_name(take_id)
+    candidate, number = parent / base, 1
+    while candidate.is_dir() and any(candidate.iterdir()):
+        number += 1
+        candidate = parent / f"{base}-{number}"
+    return candidate
 
 
 def frame_path(folder: Path, frame: int) -> Path:

@@ -117,10 +117,10 @@ def apply_finished(job: Job) -> None:
 
 def _sequence_image(entry: Any) -> bpy.types.Image:
     """The take's frames as one image sequence datablock, tagged with its shot and take."""
-    for image in bpy.data.images:
-        if image.get(TAKE_KEY) == entry.name and image.get(SHOT_KEY) == entry.shot:
-            return image
     first = frame_path(Path(entry.directory), entry.frame_start)
+    for image in bpy.data.images:
+        if image.get(SHOT_KEY) == entry.shot and Path(bpy.path.abspath(image.filepath)) == first:
+            return image
     image = bpy.data.images.load(str(first), check_existing=False)
     image.name = f"{entry.shot} {entry.name}"
     image.source = "SEQUENCE"

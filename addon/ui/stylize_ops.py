@@ -118,16 +118,21 @@ def active_take(scene: bpy.types.Scene) -> Any:
     return settings.takes[settings.active_take]
 
 
-def check_server(client: api.Client, wait: bool) -> None:
-    """Refuse to start (before a long export) when the server is known to be unusable.
+def check_server(client: api.Client, wait: bool, model: str | None) -> None:
+    """Refuse to start (before a long export) when the server or the model set is known to be unusable.
 
     In background mode the check is made now (there is no UI to freeze); with a UI the
-    panel's last health check, a few seconds old at most, decides.
+    panel's last health check, a few seconds old at most, decides. The worker checks again.
     """
+    status = jobs.STATUS
     if wait:
-        jobs.STATUS.check_now(client)
-    if jobs.STATUS.state in SERVER_UNUSABLE:
-        raise UserError(jobs.STATUS.message)
+        status.check_now(client)
+    if status.client != client:
+        return  # the address changed since the last check: nothing known yet
+    if status.state in SERVER_UNUSABLE:
+        raise UserError(status.message)
+    if status.state == "connected":
+        client.check_model({"models": status.models, "default_model": status.default_model}, model)
 
 
 # -- the job operators ---------------------------------------------------------------------------------------
@@ -260,12 +265,13 @@ class _ShotJobOperator(_JobOperator):
             raise UserError("The scene has no camera: add one and make it the scene camera (Ctrl Numpad 0).")
         folder = results.shot_folder(scene, context)
         client = jobs.preferences_client(context)
-        check_server(client, wait)
+        model = settings.model.strip() or None
+        check_server(client, wait, model)
         params, frames = self.job_params(context)
         shot = results.shot_name(scene)
         options = passes.ExportOptions(shot_name=shot, color=bool(params["use_color"]))
         request = jobs.JobRequest(
-            kind=self.kind, scene=scene.name, params=params, model=settings.model.strip() or None,
+            kind=self.kind, scene=scene.name, params=params, model=model,
             takes_folder=folder, label=f"{self.bl_label} '{shot}'",
         )
         return ShotPlan(scene.name, folder, frames, options, request, client)
@@ -421,7 +427,7 @@ class UNDERPAINT_OT_load_take(_JobOperator, bpy.types.Operator):
         scene = context.scene
         entry = scene.underpaint.takes[self._index]
         request = jobs.JobRequest(kind="fetch", scene=scene.name, take=entry.name,
-                                  takes_folder=Path(entry.directory).parent, label=f"Load take {entry.name}")
+                                  frames_folder=Path(entry.directory), label=f"Load take {entry.name}")
         index = self._index
         return jobs.Job(request, jobs.preferences_client(context),
                         on_done=lambda job: results.show_take(bpy.data.scenes[job.request.scene], index))
@@ -467,8 +473,8 @@ class UNDERPAINT_OT_train_style(_JobOperator, bpy.types.Operator):
         if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in files.values()):
             raise UserError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
         client = jobs.preferences_client(context)
-        check_server(client, wait)
         model = context.scene.underpaint.model.strip() or None
+        check_server(client, wait, model)
         params = {"name": name, "steps": self.steps, "rank": self.rank, "resolution": self.resolution,
                   "trigger": self.trigger.strip() or name, "force": self.force}
         request = jobs.JobRequest(kind="train_style", scene=context.scene.name, slot="style_job", params=params,
