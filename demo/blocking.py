@@ -325,7 +325,7 @@ def _add_body(
     """Boxes along the body bones, parented to them (a blocking mannequin)."""
     for bone_name in bone_names:
         bone = armature.data.bones[bone_name]
-        width = 0.22 if bone_name == head else 0.3 if bone_name in trunk else 0.1
+        width = 0.22 if bone_name == head else 0.26 if bone_name in trunk else 0.1
         box = add_box(scene, f"{armature.name}.{bone_name}", (width, width, bone.length), (0.0, 0.0, 0.0))
         box.parent = armature
         box.parent_type = "BONE"
@@ -375,13 +375,13 @@ def build_demo_scene(
     keyframe_path(camera, {start: (0.0, -9.0, 1.6), end: (0.6, -7.0, 1.5)})
     add_plane(scene, "Floor", 30.0, (0.0, 0.0, 0.0))
     add_plane(scene, "Backdrop", 30.0, (0.0, 6.0, 0.0), (math.radians(90.0), 0.0, 0.0))
-    cube = add_box(scene, "Cube", (0.8, 0.8, 0.8), (-3.0, 1.0, 0.4))
-    keyframe_path(cube, {start: (-3.0, 1.0, 0.4), end: (-1.0, 2.5, 0.4)})
-    sphere = add_sphere(scene, "Sphere", 0.5, (3.0, 0.5, 0.5))
-    keyframe_path(sphere, {start: (3.0, 0.5, 0.5), end: (1.5, -1.0, 1.5)})
+    cube = add_box(scene, "Cube", (0.8, 0.8, 0.8), (-3.5, 1.0, 0.4))
+    keyframe_path(cube, {start: (-3.5, 1.0, 0.4), end: (-0.8, -1.5, 0.4)})
+    sphere = add_sphere(scene, "Sphere", 0.5, (3.2, -1.0, 0.5))
+    keyframe_path(sphere, {start: (3.2, -1.0, 0.5), end: (0.8, -2.0, 1.6)})
     hero = add_character(scene, "Hero", "rigify", (-1.5, 0.0, 0.0), facing=math.radians(90.0))
     walk(hero, frames, 3.0)
-    extra = add_character(scene, "Extra", "mixamo", (2.0, 2.0, 0.0), facing=math.radians(20.0))
+    extra = add_character(scene, "Extra", "mixamo", (1.8, 2.0, 0.0), facing=math.radians(20.0))
     walk(extra, frames, 1.5)
     scene.frame_set(start)
     return scene

@@ -95,6 +95,7 @@ def _common_output(scene: bpy.types.Scene, view_layer: str, size: tuple[int, int
     render.use_sequencer = False
     render.use_freestyle = False
     render.use_motion_blur = False  # Cycles writes no Vector pass with motion blur on
+    render.use_single_layer = False  # would render the context's view layer, which belongs to the artist's scene
     for layer in scene.view_layers:
         layer.use = layer.name == view_layer
     return scene.view_layers[view_layer]

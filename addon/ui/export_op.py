@@ -145,7 +145,7 @@ class UNDERPAINT_OT_export_shot(bpy.types.Operator):
             self._finish(context)
             self.report({"WARNING"}, "Export cancelled; the package is incomplete (no shot.json)")
             return {"CANCELLED"}
-        if event.type != "TIMER" or event.timer is not self._timer:
+        if event.type != "TIMER":
             return {"PASS_THROUGH"}
         try:
             done, total = next(self._steps)
@@ -157,6 +157,9 @@ class UNDERPAINT_OT_export_shot(bpy.types.Operator):
             self._finish(context)
             self.report({"ERROR"}, f"Export failed: {exc}")
             return {"CANCELLED"}
+        except Exception:
+            self._finish(context)
+            raise
         context.window_manager.progress_update(done)
         context.workspace.status_text_set(f"Underpaint: exported frame {done} of {total} (Esc to cancel)")
         return {"RUNNING_MODAL"}

@@ -344,7 +344,8 @@ def test_operator_reports_errors_and_uses_the_preview_range(addon: str, tmp_path
     assert bpy.ops.underpaint.export_shot(directory=str(tmp_path / "preview")) == {"FINISHED"}
     shot, _pose = load_package(tmp_path / "preview" / "shot.json")
     assert (shot["frame_start"], shot["frame_end"]) == (2, 3)
-    assert bpy.ops.underpaint.export_shot(directory=str(tmp_path / "given"), frame_start=5, frame_end=5) \
-        == {"FINISHED"}
+    # invoked as from a button: without an event loop it exports at once
+    assert bpy.ops.underpaint.export_shot("INVOKE_DEFAULT", directory=str(tmp_path / "given"), frame_start=5,
+                                          frame_end=5) == {"FINISHED"}
     assert [frame["frame"] for frame in load_package(tmp_path / "given" / "shot.json")[0]["frames"]] == [5]
     assert math.isclose(shot["fps"], 24.0)
