@@ -73,7 +73,7 @@ class StyleCard(_Record):
     def summary(self) -> StyleSummary:
         return StyleSummary(
             **self.model_dump(include=set(StyleSummary.model_fields) - {"images", "held_out"}),
-            images=sum(1 for image in self.images if not image.held_out),
+            images=len(self.images),
             held_out=sum(1 for image in self.images if image.held_out),
         )
 
@@ -89,7 +89,7 @@ class StyleSummary(_Record):
     steps: int
     rank: int
     resolution: int
-    images: int
+    images: int  # in the training folder, held-out ones included
     held_out: int
     loss_start: float
     loss_end: float
