@@ -139,13 +139,19 @@ def build_vace(
     )
     with torch.random.fork_rng(devices=[]), torch.device(device):
         torch.manual_seed(_SEED)
-        pipe = WanVACEPipeline(
-            tokenizer=tokenizer,
-            text_encoder=UMT5EncoderModel(UMT5Config(**text_config)).to(dtype),
-            vae=AutoencoderKLWan(**architecture.vae),
-            scheduler=scheduler(),
-            transformer=WanVACETransformer3DModel(**architecture.transformer).to(dtype),
-        )
+        text_encoder = UMT5EncoderModel(UMT5Config(**text_config))
+        vae = AutoencoderKLWan(**architecture.vae)
+        transformer = WanVACETransformer3DModel(**architecture.transformer)
+    if dtype != torch.float32:
+        # Half precision only halves the files; loading gives each module its dtype again.
+        text_encoder, transformer = text_encoder.to(dtype), transformer.to(dtype)
+    pipe = WanVACEPipeline(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        vae=vae,
+        scheduler=scheduler(),
+        transformer=transformer,
+    )
     pipe.save_pretrained(target)
 
 

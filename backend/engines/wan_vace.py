@@ -18,19 +18,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from diffusers import AutoencoderKLWan, WanVACEPipeline
+from diffusers import WanVACEPipeline
 from PIL import Image
 
 from ..control.overlay import pose_over_depth
 from .base import ControlSetting, EngineError, FrameChunk, PaintRequest, StepCallback
+from .devices import choose_device, out_of_memory_as_error
+from .lora import check_styles, styles_applied
 from .registry import ModelSet
-from .tiny_vace import ensure_tiny_vace
+from .wan_vace_loading import VaceOptions, is_available, load_pipeline, pull
 from .wan_vace_windows import Window, match_colours, pad_edges, padded_size, plan_windows
 
 # The controls VACE was trained on that a shot package provides; VACE has no normal-map control.
@@ -40,55 +41,6 @@ EMPTY_CONTROL = 128
 # Flow-matching shift: the Wan model cards advise 3.0 at 480p and 5.0 at 720p.
 FLOW_SHIFT_480P = 3.0
 FLOW_SHIFT_720P = 5.0
-# Model sets built locally on first use, by name: builder(data_dir) -> diffusers folder.
-BUILDERS = {"tiny-vace": ensure_tiny_vace}
-# Room for activations beside the weights (81 frames at 480p, VAE decode included) before offloading.
-ACTIVATION_HEADROOM = 8 * 2**30
-
-
-@dataclass(frozen=True)
-class VaceOptions:
-    """A `wan-vace` model set's components (see models.toml), checked once at load time."""
-
-    pipeline: str = ""  # a Hugging Face id or a local diffusers folder
-    builder: str = ""  # a name in BUILDERS: the pipeline folder is built locally on first use (tests)
-    window: int = 81  # frames per call, 4k+1
-    overlap: int = 17  # frames a window shares with the previous one; 4k+1 keeps them on whole latent frames
-    flow_shift: float = 0.0  # 0 = by resolution (FLOW_SHIFT_480P / FLOW_SHIFT_720P)
-    offload: str = "auto"  # "auto" | "always" | "never": model CPU offload + VAE tiling
-
-    @classmethod
-    def from_model_set(cls, model_set: ModelSet) -> VaceOptions:
-        known = {f.name: f.type for f in fields(cls)}
-        unknown = sorted(set(model_set.components) - set(known))
-        if unknown:
-            raise EngineError(
-                f"model set {model_set.name!r}: unknown wan-vace option(s) {', '.join(unknown)}; "
-                f"known: {', '.join(known)}"
-            )
-        for name, value in model_set.components.items():
-            default = getattr(cls, name)
-            expected = (int, float) if isinstance(default, float) else type(default)
-            if not isinstance(value, expected) or isinstance(value, bool):
-                raise EngineError(
-                    f"model set {model_set.name!r}: {name} = {value!r} should be a {type(default).__name__}"
-                )
-        options = cls(**model_set.components)
-        if bool(options.pipeline) == bool(options.builder):
-            raise EngineError(
-                f"model set {model_set.name!r} must name exactly one of `pipeline` or `builder`"
-            )
-        if options.builder and options.builder not in BUILDERS:
-            raise EngineError(
-                f"model set {model_set.name!r}: unknown builder {options.builder!r}; known: {', '.join(BUILDERS)}"
-            )
-        if options.offload not in ("auto", "always", "never"):
-            raise EngineError(f"model set {model_set.name!r}: offload must be auto, always or never")
-        try:
-            plan_windows(options.window + 1, options.window, options.overlap)
-        except ValueError as exc:
-            raise EngineError(f"model set {model_set.name!r}: {exc}") from exc
-        return options
 
 
 def flow_shift_for(height: int, width: int) -> float:
@@ -159,62 +111,21 @@ def _check_video(what: str, video: np.ndarray, shape: tuple[int, ...]) -> None:
         raise EngineError(f"{what} is {video.dtype} {video.shape}, expected uint8 {shape}")
 
 
-def default_device() -> torch.device:
-    """The accelerator if there is one, else the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def load_pipeline(folder_or_id: str, device: torch.device, offload: str = "auto") -> WanVACEPipeline:
-    """Load VACE through `from_pretrained`, the VAE in fp32 as the Wan model cards advise, and place it.
-
-    The transformer and text encoder run in bf16 on an accelerator (fp32 on the CPU). When the
-    weights plus `ACTIVATION_HEADROOM` do not fit the GPU's free memory (or `offload="always"`),
-    each model moves to the GPU only while it runs, and the VAE decodes in tiles.
-    """
-    dtype = torch.float32 if device.type == "cpu" else torch.bfloat16
-    try:
-        vae = AutoencoderKLWan.from_pretrained(folder_or_id, subfolder="vae", dtype=torch.float32)
-        pipe = WanVACEPipeline.from_pretrained(folder_or_id, vae=vae, dtype=dtype)
-    except OSError as exc:
-        raise EngineError(
-            f"cannot load Wan VACE from {folder_or_id!r} ({exc}); fetch it with `underpaint models pull` "
-            "or point the model set at a local diffusers folder"
-        ) from exc
-    pipe.set_progress_bar_config(disable=True)
-    if device.type == "cuda" and (offload == "always" or (offload == "auto" and not _fits(pipe, device))):
-        pipe.enable_model_cpu_offload(device=device)
-        pipe.vae.enable_tiling()
-    else:
-        pipe.to(device)
-    return pipe
-
-
-def _fits(pipe: WanVACEPipeline, device: torch.device) -> bool:
-    weights = sum(
-        p.numel() * p.element_size()
-        for module in (pipe.transformer, pipe.text_encoder, pipe.vae)
-        for p in module.parameters()
-    )
-    free, _ = torch.cuda.mem_get_info(device)
-    return weights + ACTIVATION_HEADROOM <= free
-
-
 class WanVaceEngine:
     """A loaded Wan VACE model set; paints stylize, re-render and refine requests."""
 
     name = "wan-vace"
+    # Asked by the server (model availability) and `underpaint models pull`, without loading anything.
+    is_available = staticmethod(is_available)
+    pull = staticmethod(pull)
 
     def __init__(self, model_set: ModelSet, data_dir: Path, device: str | None = None) -> None:
         self.model_set = model_set.name
         self.options = VaceOptions.from_model_set(model_set)
-        self.device = torch.device(device) if device else default_device()
+        self.device = choose_device(device)
         # The hub id or local folder the pipeline was loaded from.
-        self.source = self.options.pipeline or str(BUILDERS[self.options.builder](Path(data_dir)))
-        self.pipe = load_pipeline(self.source, self.device, self.options.offload)
+        self.source = self.options.source(Path(data_dir))
+        self.pipe = load_pipeline(self.model_set, self.source, self.device, self.options.offload)
         self._scheduler_config = dict(self.pipe.scheduler.config)
         self._temporal = self.pipe.vae_scale_factor_temporal
         self._size_multiple = self.pipe.vae_scale_factor_spatial * self.pipe.transformer.config.patch_size[1]
@@ -231,13 +142,17 @@ class WanVaceEngine:
     def paint(self, request: PaintRequest, on_step: StepCallback) -> Iterator[FrameChunk]:
         """Paint the request window by window, yielding each window's new frames once final."""
         check_request(request)
+        check_styles(request.styles)
         control = control_video(request)
         scales = control_scales(request, request.steps)
         windows = self.windows(request)
         self._use_flow_shift(self.options.flow_shift or flow_shift_for(request.height, request.width))
         painted = np.zeros((request.num_frames, request.height, request.width, 3), np.uint8)
         clock = _StepClock(on_step, request.steps, len(windows))
-        with _styles(self.pipe, request.styles), _scaled_control(self.pipe, scales, clock):
+        with (
+            styles_applied(self.pipe, request.styles, self.model_set),
+            _scaled_control(self.pipe, scales, clock),
+        ):
             for index, window in enumerate(windows):
                 video, keep = self._conditions(request, control, painted, window)
                 clock.start_window(index)
@@ -291,7 +206,8 @@ class WanVaceEngine:
         model_height, model_width = padded_size(height, width, self._size_multiple)
         padded_video = pad_edges(video, window.length, model_height, model_width)
         padded_keep = pad_edges(keep, window.length, model_height, model_width)
-        try:
+        what = f"{window.length} frames at {model_width}x{model_height}"
+        with out_of_memory_as_error(self.device, what):
             output = self.pipe(
                 prompt=request.prompt_at(window.new_start),
                 negative_prompt=request.negative_prompt,
@@ -308,11 +224,6 @@ class WanVaceEngine:
                 callback_on_step_end=clock,
                 output_type="np",
             ).frames[0]
-        except torch.OutOfMemoryError as exc:
-            raise EngineError(
-                f"out of GPU memory painting {window.length} frames at {model_width}x{model_height}: "
-                'lower the resolution, or the model set\'s window, or set offload = "always"'
-            ) from exc
         return output[:frames, :height, :width]
 
     @staticmethod
@@ -368,25 +279,3 @@ def _scaled_control(pipe: WanVACEPipeline, scales: list[float], clock: _StepCloc
         yield
     finally:
         handle.remove()
-
-
-@contextmanager
-def _styles(pipe: WanVACEPipeline, styles: list) -> Iterator[None]:
-    """Wan LoRAs loaded for one request with their weights, unloaded after it whatever happens."""
-    if not styles:
-        yield
-        return
-    names = []
-    try:
-        for index, style in enumerate(styles):
-            name = f"style{index}"
-            try:
-                pipe.load_lora_weights(style.path, adapter_name=name)
-            except (OSError, ValueError, KeyError) as exc:
-                raise EngineError(f"style {style.name or style.path!r} is not a Wan LoRA ({exc})") from exc
-            names.append(name)
-        pipe.set_adapters(names, adapter_weights=[style.weight for style in styles])
-        yield
-    finally:
-        if names:
-            pipe.unload_lora_weights()

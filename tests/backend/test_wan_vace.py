@@ -16,7 +16,7 @@ from diffusers import WanVACEPipeline
 from peft import LoraConfig, get_peft_model_state_dict
 
 from underpaint.engines.base import Cancelled, ControlSetting, EngineError, PaintRequest, PromptSpan, StyleRef
-from underpaint.engines.registry import load_engine
+from underpaint.engines.registry import ModelSet, get_model_set, load_engine
 from underpaint.engines.wan_vace import WanVaceEngine
 
 HEIGHT, WIDTH = 32, 40  # 40 is not a multiple of 16: every paint exercises the size padding
@@ -192,6 +192,14 @@ def test_cancel_propagates_and_leaves_the_engine_clean(engine: WanVaceEngine) ->
     with pytest.raises(Cancelled):
         list(engine.paint(request(control_settings={"depth": ControlSetting(end=0.5)}), cancel))
     assert np.array_equal(paint(engine, request(control_settings={"depth": ControlSetting(end=0.5)})), plain)
+
+
+def test_missing_weights_are_an_error_naming_the_pull_command(data_dir: Path) -> None:
+    absent = ModelSet(name="vace-elsewhere", engine="wan-vace", components={"pipeline": "nobody/no-such-vace"})
+    assert not WanVaceEngine.is_available(absent, data_dir=data_dir)
+    assert WanVaceEngine.is_available(get_model_set("tiny-vace", data_dir), data_dir=data_dir)
+    with pytest.raises(EngineError, match="underpaint models pull vace-elsewhere"):
+        WanVaceEngine(absent, data_dir=data_dir, device="cpu")
 
 
 @pytest.mark.parametrize(

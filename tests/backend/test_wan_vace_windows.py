@@ -8,7 +8,8 @@ import pytest
 from underpaint.control.overlay import pose_over_depth
 from underpaint.engines.base import ControlSetting, EngineError, PaintRequest, PromptSpan
 from underpaint.engines.registry import ModelSet
-from underpaint.engines.wan_vace import VaceOptions, control_scales, flow_shift_for
+from underpaint.engines.wan_vace import control_scales, flow_shift_for
+from underpaint.engines.wan_vace_loading import VaceOptions
 from underpaint.engines.wan_vace_windows import (
     match_colours,
     model_frame_count,
