@@ -37,14 +37,12 @@ DEFAULT_OPTIONS = ExportOptions()
 class _Request:
     """A checked export request."""
 
-    scene: bpy.types.Scene
     directory: Path
     frames: range
     view_layer: str
     size: tuple[int, int]
     shot_name: str
     rigs: tuple[tuple[bpy.types.Object, RigMap], ...]  # armatures with a joint map, by name
-    options: ExportOptions
 
 
 def _view_layer(scene: bpy.types.Scene, wanted: str | None) -> str:
@@ -93,9 +91,9 @@ def check_request(
         raise ExportError(f"the folder {directory} is relative to the .blend file, which is not saved yet")
     view_layer = _view_layer(scene, options.view_layer)
     return _Request(
-        scene=scene, directory=Path(bpy.path.abspath(str(directory))), frames=range(frame_start, frame_end + 1),
+        directory=Path(bpy.path.abspath(str(directory))), frames=range(frame_start, frame_end + 1),
         view_layer=view_layer, size=_size(scene, options.resolution),
-        shot_name=options.shot_name or scene.name, rigs=_rigs(scene, view_layer, options), options=options,
+        shot_name=options.shot_name or scene.name, rigs=_rigs(scene, view_layer, options),
     )
 
 

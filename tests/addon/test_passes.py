@@ -13,6 +13,8 @@ import importlib
 import json
 import math
 import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -68,6 +70,18 @@ def frame_channels(shot_json: Path, shot: dict[str, Any], index: int) -> dict[st
     return out
 
 
+@dataclass(frozen=True)
+class Exported:
+    """An exported package and the names its scene's objects really got."""
+
+    shot_json: Path
+    shot: dict[str, Any]
+    names: dict[str, str]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.shot_json, self.shot))
+
+
 def object_index(shot: dict[str, Any], name: str) -> int:
     return next(entry["index"] for entry in shot["objects"] if entry["name"] == name)
 
@@ -75,18 +89,22 @@ def object_index(shot: dict[str, Any], name: str) -> int:
 # --- a plane square to the camera --------------------------------------------------------------------------
 
 
+# Object names are looked up through the objects the builders return: other tests' scenes in the same
+# Blender session may hold an object of the same name already (Blender then names ours "Backdrop.001").
+
+
 @pytest.fixture(scope="module")
-def facing(addon: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def facing(addon: str, tmp_path_factory: pytest.TempPathFactory) -> Exported:
     scene = blocking.new_scene("Facing", resolution=(64, 48), frames=(1, 2))
     camera = blocking.add_camera(scene, (2.0, -6.0, 2.5), (0.0, 0.0, 1.0), lens=50.0)
-    blocking.add_facing_plane(scene, camera, 4.0, 40.0)
+    plane = blocking.add_facing_plane(scene, camera, 4.0, 40.0)
     passes = passes_module(addon)
     shot_json = passes.export_shot(scene, tmp_path_factory.mktemp("facing"), 1, 2, passes.ExportOptions())
     shot, _pose = load_package(shot_json)
-    return shot_json, shot
+    return Exported(shot_json, shot, {"plane": plane.name})
 
 
-def test_facing_plane_depth_is_its_distance_everywhere(facing: tuple[Path, dict[str, Any]]) -> None:
+def test_facing_plane_depth_is_its_distance_everywhere(facing: Exported) -> None:
     shot_json, shot = facing
     for index in range(len(shot["frames"])):
         depth = frame_channels(shot_json, shot, index)["depth"]
@@ -94,20 +112,21 @@ def test_facing_plane_depth_is_its_distance_everywhere(facing: tuple[Path, dict[
         np.testing.assert_allclose(depth, 4.0, atol=1e-4)
 
 
-def test_facing_plane_normal_points_at_the_camera(facing: tuple[Path, dict[str, Any]]) -> None:
+def test_facing_plane_normal_points_at_the_camera(facing: Exported) -> None:
     shot_json, shot = facing
     normal = frame_channels(shot_json, shot, 0)["normal"]
     assert shot["passes"]["normal"]["space"] == "camera"
     np.testing.assert_allclose(normal, np.broadcast_to([0.0, 0.0, 1.0], normal.shape), atol=1e-4)
 
 
-def test_facing_plane_fills_the_index_pass(facing: tuple[Path, dict[str, Any]]) -> None:
+def test_facing_plane_fills_the_index_pass(facing: Exported) -> None:
     shot_json, shot = facing
-    assert [entry["name"] for entry in shot["objects"]] == ["Backdrop"]
-    assert np.all(frame_channels(shot_json, shot, 0)["object_index"] == object_index(shot, "Backdrop"))
+    plane = facing.names["plane"]
+    assert [entry["name"] for entry in shot["objects"]] == [plane]
+    assert np.all(frame_channels(shot_json, shot, 0)["object_index"] == object_index(shot, plane))
 
 
-def test_package_records_what_blender_wrote(facing: tuple[Path, dict[str, Any]]) -> None:
+def test_package_records_what_blender_wrote(facing: Exported) -> None:
     shot_json, shot = facing
     written = read_exr(shot_json.parent / shot["frames"][0]["passes"]["path"])
     recorded = [name for record in shot["passes"].values() for name in record["channels"]]
@@ -119,7 +138,7 @@ def test_package_records_what_blender_wrote(facing: tuple[Path, dict[str, Any]])
     assert shot["frames"][0]["camera"]["lens_mm"] == pytest.approx(50.0)
 
 
-def test_addon_exr_reader_agrees_with_openexr(addon: str, facing: tuple[Path, dict[str, Any]]) -> None:
+def test_addon_exr_reader_agrees_with_openexr(addon: str, facing: Exported) -> None:
     shot_json, shot = facing
     path = shot_json.parent / shot["frames"][0]["passes"]["path"]
     reference = read_exr(path)
@@ -141,22 +160,22 @@ def test_openpose_joint_order_matches_the_backend(addon: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def moving(addon: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+def moving(addon: str, tmp_path_factory: pytest.TempPathFactory) -> Exported:
     scene = blocking.new_scene("Moving", resolution=(64, 64), frames=(1, 3))
     blocking.add_camera(scene, (0.0, -8.0, 0.0), (0.0, 0.0, 0.0), lens=35.0)
-    blocking.add_box(scene, "StaticCube", (1.5, 1.5, 1.5), (-1.5, 0.0, 0.0))
+    cube = blocking.add_box(scene, "StaticCube", (1.5, 1.5, 1.5), (-1.5, 0.0, 0.0))
     sphere = blocking.add_sphere(scene, "Flyer", 1.2, (1.5, 0.0, 0.0))
     blocking.keyframe_path(sphere, {1: (1.5, 0.0, 0.0), 2: (1.6, 20.0, 0.0), 3: (1.7, 60.0, 0.0)})
     passes = passes_module(addon)
     shot_json = passes.export_shot(scene, tmp_path_factory.mktemp("moving"), 1, 3, passes.ExportOptions())
     shot, _pose = load_package(shot_json)
-    return shot_json, shot
+    return Exported(shot_json, shot, {"cube": cube.name, "flyer": sphere.name})
 
 
-def test_static_object_keeps_its_depth_while_another_flies_away(moving: tuple[Path, dict[str, Any]]) -> None:
+def test_static_object_keeps_its_depth_while_another_flies_away(moving: Exported) -> None:
     shot_json, shot = moving
     frames = [frame_channels(shot_json, shot, i) for i in range(3)]
-    cube, flyer = object_index(shot, "StaticCube"), object_index(shot, "Flyer")
+    cube, flyer = object_index(shot, moving.names["cube"]), object_index(shot, moving.names["flyer"])
     cube_mask = frames[0]["object_index"] == cube
     assert cube_mask.sum() > 100
     for later in frames[1:]:
@@ -168,10 +187,10 @@ def test_static_object_keeps_its_depth_while_another_flies_away(moving: tuple[Pa
     assert near.max() < 8.0 and far.min() > 60.0
 
 
-def test_normals_follow_the_camera_axes(moving: tuple[Path, dict[str, Any]]) -> None:
+def test_normals_follow_the_camera_axes(moving: Exported) -> None:
     shot_json, shot = moving
     frame = frame_channels(shot_json, shot, 0)
-    mask = frame["object_index"] == object_index(shot, "Flyer")
+    mask = frame["object_index"] == object_index(shot, moving.names["flyer"])
     rows, columns = np.nonzero(mask)
     normals = frame["normal"]
     np.testing.assert_allclose(np.linalg.norm(normals[mask], axis=-1), 1.0, atol=1e-3)
@@ -182,11 +201,11 @@ def test_normals_follow_the_camera_axes(moving: tuple[Path, dict[str, Any]]) -> 
     assert np.all(normals[mask][:, 2] > -1e-3)  # nothing seen faces away from the camera
 
 
-def test_motion_vectors_move_only_with_the_moving_object(moving: tuple[Path, dict[str, Any]]) -> None:
+def test_motion_vectors_move_only_with_the_moving_object(moving: Exported) -> None:
     shot_json, shot = moving
     frame = frame_channels(shot_json, shot, 1)
-    cube = frame["object_index"] == object_index(shot, "StaticCube")
-    flyer = frame["object_index"] == object_index(shot, "Flyer")
+    cube = frame["object_index"] == object_index(shot, moving.names["cube"])
+    flyer = frame["object_index"] == object_index(shot, moving.names["flyer"])
     assert np.all(frame["motion"][cube] == 0.0)
     assert np.abs(frame["motion"][flyer]).max() > 1.0
 
@@ -200,8 +219,9 @@ def test_pass_indices_are_stable_and_put_back(addon: str, tmp_path: Path) -> Non
     passes = passes_module(addon)
     tables = [load_package(passes.export_shot(scene, tmp_path / str(i), 1, 1, passes.ExportOptions()))[0]["objects"]
               for i in range(2)]
-    assert tables[0] == tables[1] == [{"index": 1, "name": "Alpha"}, {"index": 2, "name": "Mid"},
-                                      {"index": 3, "name": "Zed"}]
+    alpha, mid, zed = boxes[1].name, boxes[2].name, boxes[0].name
+    assert tables[0] == tables[1] == [{"index": 1, "name": alpha}, {"index": 2, "name": mid},
+                                      {"index": 3, "name": zed}]
     assert [box.pass_index for box in boxes] == [9, 0, 0]
 
 

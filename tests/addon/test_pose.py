@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +33,16 @@ JOINT_ROLES = {
 
 
 @pytest.fixture(scope="module")
-def rig_scene(addon: str) -> bpy.types.Scene:
+def rigs(addon: str) -> dict[str, bpy.types.Object]:
+    """One armature per naming convention, keyed by the convention."""
     scene = blocking.new_scene("Rigs", resolution=(32, 32), frames=(1, 1))
-    for i, naming in enumerate(STYLES):
-        blocking.add_character(scene, f"Rig_{naming}", naming, (2.0 * i, 0.0, 0.0), body=False)
-    return scene
+    return {naming: blocking.add_character(scene, f"Rig_{naming}", naming, (2.0 * i, 0.0, 0.0), body=False)
+            for i, naming in enumerate(STYLES)}
 
 
 @pytest.mark.parametrize("naming", list(STYLES))
-def test_rig_convention_is_detected_from_bone_names(addon: str, rig_scene: bpy.types.Scene, naming: str) -> None:
-    armature = rig_scene.objects[f"Rig_{naming}"]
+def test_rig_convention_is_detected_from_bone_names(addon: str, rigs: dict, naming: str) -> None:
+    armature = rigs[naming]
     rig = passes_module(addon, "pose").armature_rig(armature)
     rig_type, has_eyes, has_ears = STYLES[naming]
     assert rig is not None and rig.rig_type == rig_type
@@ -54,8 +55,9 @@ def test_rig_convention_is_detected_from_bone_names(addon: str, rig_scene: bpy.t
     assert "nose" in rig.bone_map
 
 
-def test_an_armature_that_is_not_a_body_gets_no_pose(addon: str, rig_scene: bpy.types.Scene) -> None:
-    tail = blocking.add_bone_chain(rig_scene, "Tail", ["tail.001", "tail.002", "tail.003"])
+def test_an_armature_that_is_not_a_body_gets_no_pose(addon: str) -> None:
+    scene = blocking.new_scene("Chain", resolution=(32, 32), frames=(1, 1))
+    tail = blocking.add_bone_chain(scene, "Tail", ["tail.001", "tail.002", "tail.003"])
     assert passes_module(addon, "pose").armature_rig(tail) is None
 
 
@@ -68,9 +70,9 @@ def test_side_naming_is_understood(addon: str, name: str, canonical: str) -> Non
     assert passes_module(addon, "bone_maps").canonical_name(name) == canonical
 
 
-def test_joint_overrides_replace_remove_and_refuse_unknown_bones(addon: str, rig_scene: bpy.types.Scene) -> None:
+def test_joint_overrides_replace_remove_and_refuse_unknown_bones(addon: str, rigs: dict) -> None:
     pose = passes_module(addon, "pose")
-    armature = rig_scene.objects["Rig_mixamo"]
+    armature = rigs["mixamo"]
     overrides = armature.underpaint_pose.joints
     try:
         nose = overrides.add()
@@ -92,8 +94,20 @@ def test_joint_overrides_replace_remove_and_refuse_unknown_bones(addon: str, rig
 # --- keypoints through the camera --------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class WalkShot:
+    scene: bpy.types.Scene
+    shot: dict[str, Any]
+    pose: dict[str, Any]
+    names: dict[str, str]  # our name for each armature -> the name Blender gave it
+
+    def keypoints(self, frame_index: int, armature: str) -> dict[str, dict[str, Any]]:
+        entry = next(a for a in self.pose["frames"][frame_index]["armatures"] if a["name"] == self.names[armature])
+        return dict(zip(self.pose["keypoint_names"], entry["keypoints"], strict=True))
+
+
 @pytest.fixture(scope="module")
-def walk_shot(addon: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[bpy.types.Scene, dict[str, Any], dict]:
+def walk_shot(addon: str, tmp_path_factory: pytest.TempPathFactory) -> WalkShot:
     """Two walkers (Rigify with a body, Mixamo with its legs behind a wall), one rig off to the side of the
     frame and one behind the camera, while the camera moves."""
     scene = blocking.new_scene("Walk", resolution=(96, 64), frames=(1, 3))
@@ -104,22 +118,18 @@ def walk_shot(addon: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[bpy
     extra = blocking.add_character(scene, "Extra", "mixamo", (1.2, 0.0, 0.0), facing=math.radians(20.0))
     blocking.walk(extra, (1, 3), 0.3)
     blocking.add_box(scene, "Wall", (1.6, 0.1, 0.8), (1.2, -1.0, 0.4))
-    blocking.add_character(scene, "Offside", "left_right", (30.0, 0.0, 0.0), body=False)
-    blocking.add_character(scene, "Behind", "suffix_lr", (0.0, -12.0, 0.0), body=False)
+    offside = blocking.add_character(scene, "Offside", "left_right", (30.0, 0.0, 0.0), body=False)
+    behind = blocking.add_character(scene, "Behind", "suffix_lr", (0.0, -12.0, 0.0), body=False)
     passes = passes_module(addon)
     shot_json = passes.export_shot(scene, tmp_path_factory.mktemp("walk"), 1, 3,
                                    passes.ExportOptions(motion=False))
     shot, pose = load_package(shot_json)
-    return scene, shot, pose
+    names = {"Hero": hero.name, "Extra": extra.name, "Offside": offside.name, "Behind": behind.name}
+    return WalkShot(scene, shot, pose, names)
 
 
-def _keypoints(pose: dict[str, Any], frame_index: int, armature: str) -> dict[str, dict[str, Any]]:
-    entry = next(a for a in pose["frames"][frame_index]["armatures"] if a["name"] == armature)
-    return dict(zip(pose["keypoint_names"], entry["keypoints"], strict=True))
-
-
-def test_keypoints_match_an_independent_projection(walk_shot: tuple) -> None:
-    scene, shot, pose = walk_shot
+def test_keypoints_match_an_independent_projection(walk_shot: WalkShot) -> None:
+    scene, shot, pose = walk_shot.scene, walk_shot.shot, walk_shot.pose
     width, height = shot["resolution"]["width"], shot["resolution"]["height"]
     checked = 0
     for index, frame in enumerate(shot["frames"]):
@@ -128,7 +138,8 @@ def test_keypoints_match_an_independent_projection(walk_shot: tuple) -> None:
         camera = scene.camera.evaluated_get(depsgraph)
         for info in shot["armatures"]:
             armature = scene.objects[info["name"]].evaluated_get(depsgraph)
-            keypoints = _keypoints(pose, index, info["name"])
+            keypoints = dict(zip(pose["keypoint_names"], next(
+                a["keypoints"] for a in pose["frames"][index]["armatures"] if a["name"] == info["name"]), strict=True))
             for joint, reference in info["bone_map"].items():
                 bone, _, end = reference.rpartition(":") if reference.endswith(":tail") else (reference, "", "")
                 pose_bone = armature.pose.bones[bone]
@@ -145,42 +156,39 @@ def test_keypoints_match_an_independent_projection(walk_shot: tuple) -> None:
     assert checked > 100
 
 
-def test_hidden_joints_are_occluded_and_the_rest_visible(walk_shot: tuple) -> None:
-    _scene, _shot, pose = walk_shot
+def test_hidden_joints_are_occluded_and_the_rest_visible(walk_shot: WalkShot) -> None:
     for index in range(3):
-        extra = _keypoints(pose, index, "Extra")
+        extra = walk_shot.keypoints(index, "Extra")
         for joint in ("right_knee", "left_knee", "right_ankle", "left_ankle"):
             assert extra[joint]["reason"] == "occluded" and not extra[joint]["visible"], (index, joint)
         for joint in ("neck", "right_shoulder", "left_shoulder", "right_hip", "left_hip", "nose"):
             assert extra[joint]["visible"], (index, joint)
         # the Hero's joints sit inside its own box body: that does not hide them
-        hero = _keypoints(pose, index, "Hero")
+        hero = walk_shot.keypoints(index, "Hero")
         assert all(point["visible"] for point in hero.values()), index
 
 
-def test_out_of_frame_behind_camera_and_unmapped_joints(walk_shot: tuple) -> None:
-    _scene, _shot, pose = walk_shot
-    offside = _keypoints(pose, 0, "Offside")
+def test_out_of_frame_behind_camera_and_unmapped_joints(walk_shot: WalkShot) -> None:
+    offside = walk_shot.keypoints(0, "Offside")
     assert {point["reason"] for name, point in offside.items() if not name.endswith("_ear")} == {"outside_frame"}
-    behind = _keypoints(pose, 0, "Behind")
+    behind = walk_shot.keypoints(0, "Behind")
     assert {point["reason"] for name, point in behind.items() if "eye" not in name and "ear" not in name} \
         == {"behind_camera"}
     assert all(point["depth"] < 0 for point in behind.values() if point["reason"] == "behind_camera")
-    extra = _keypoints(pose, 0, "Extra")
+    extra = walk_shot.keypoints(0, "Extra")
     assert extra["right_ear"] == {"x": 0.0, "y": 0.0, "depth": 0.0, "visible": False, "reason": "unmapped"}
 
 
-def test_armatures_and_bone_maps_are_recorded(walk_shot: tuple) -> None:
-    _scene, shot, pose = walk_shot
-    recorded = {info["name"]: info["rig_type"] for info in shot["armatures"]}
-    assert recorded == {"Behind": "left_right", "Extra": "mixamo", "Hero": "rigify", "Offside": "left_right"}
-    assert [frame["frame"] for frame in pose["frames"]] == [1, 2, 3]
-    assert shot["pose"]["path"] == "pose.json"
+def test_armatures_and_bone_maps_are_recorded(walk_shot: WalkShot) -> None:
+    recorded = {info["name"]: info["rig_type"] for info in walk_shot.shot["armatures"]}
+    expected = {"Behind": "left_right", "Extra": "mixamo", "Hero": "rigify", "Offside": "left_right"}
+    assert recorded == {walk_shot.names[name]: rig_type for name, rig_type in expected.items()}
+    assert [frame["frame"] for frame in walk_shot.pose["frames"]] == [1, 2, 3]
+    assert walk_shot.shot["pose"]["path"] == "pose.json"
 
 
-def test_exported_keypoints_move_with_the_walk(walk_shot: tuple) -> None:
-    _scene, _shot, pose = walk_shot
-    first, last = _keypoints(pose, 0, "Hero"), _keypoints(pose, 2, "Hero")
+def test_exported_keypoints_move_with_the_walk(walk_shot: WalkShot) -> None:
+    first, last = walk_shot.keypoints(0, "Hero"), walk_shot.keypoints(2, "Hero")
     assert last["neck"]["x"] > first["neck"]["x"]  # walking to the right of the frame
     assert np.hypot(last["right_ankle"]["x"] - first["right_ankle"]["x"],
                     last["right_ankle"]["y"] - first["right_ankle"]["y"]) > 0.01
@@ -194,3 +202,13 @@ def test_no_pose_file_without_armatures(addon: str, tmp_path: Path) -> None:
     shot, pose = load_package(passes.export_shot(scene, tmp_path, 1, 1, passes.ExportOptions()))
     assert pose is None and shot["armatures"] == [] and "pose" not in shot
     assert not (tmp_path / "pose.json").exists()
+
+
+def test_demo_scene_exports_a_valid_package(addon: str, tmp_path: Path) -> None:
+    """The demo shot (Rigify and Mixamo walkers, moving props, camera push-in) exports with colour, small."""
+    scene = blocking.build_demo_scene("DemoSmall", resolution=(64, 36), frames=(1, 3))
+    passes = passes_module(addon)
+    shot, pose = load_package(passes.export_shot(scene, tmp_path, 1, 3, passes.ExportOptions(color=True)))
+    assert sorted(info["rig_type"] for info in shot["armatures"]) == ["mixamo", "rigify"]
+    assert len(pose["frames"]) == 3 and all(len(frame["armatures"]) == 2 for frame in pose["frames"])
+    assert {"Floor", "Backdrop", "Cube", "Sphere"} <= {entry["name"].split(".")[0] for entry in shot["objects"]}
