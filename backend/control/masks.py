@@ -22,7 +22,8 @@ def object_indices(shot: Shot, names: Iterable[str]) -> set[int]:
     unknown = [n for n in names if n not in table]
     if unknown:
         known = ", ".join(sorted(table)[:20]) or "none"
-        raise InputError("unknown_object", f"shot {shot.shot!r} has no object {unknown[0]!r} (objects: {known})")
+        missing = ", ".join(repr(n) for n in unknown)
+        raise InputError("unknown_object", f"shot {shot.shot!r} has no object {missing} (objects: {known})")
     return {table[n] for n in names}
 
 
