@@ -12,12 +12,15 @@ edit, or the previous window's frames at a join). `paint` reads as the method:
 4. one `WanVACEPipeline` call;
 5. trim the padding, match colours to the kept pixels, keep `known` outside
    the mask, yield the new frames.
+
+With the rough colour render (`init_video`) each window starts from it, noised
+to `strength`, instead of from noise (`wan_vace_video2video`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +35,7 @@ from .devices import choose_device, out_of_memory_as_error
 from .lora import check_styles, styles_applied
 from .registry import ModelSet
 from .wan_vace_loading import VaceOptions, is_available, load_pipeline, pull
+from .wan_vace_video2video import from_video, steps_run
 from .wan_vace_windows import Window, match_colours, pad_edges, padded_size, plan_windows
 
 # The controls VACE was trained on that a shot package provides; VACE has no normal-map control.
@@ -89,10 +93,16 @@ def check_request(request: PaintRequest) -> None:
             f"wan-vace paints from {' and '.join(VACE_CONTROLS)} controls only; "
             f"drop {', '.join(unsupported)} or use an animatediff model set"
         )
-    if request.init_video is not None:
-        raise EngineError("wan-vace paints from controls, not from the colour render: turn off 'use colour'")
     for name, video in request.controls.items():
         _check_video(f"{name} control", video, (n, h, w, 3))
+    if request.init_video is not None:
+        _check_video("colour render", request.init_video, (n, h, w, 3))
+        if not 0 < request.strength <= 1:
+            raise EngineError(f"strength must be in (0, 1], got {request.strength}")
+        if request.reference_images:
+            raise EngineError(
+                "wan-vace takes either the colour render or reference images for a shot, not both"
+            )
     if (request.known is None) != (request.repaint_mask is None):
         raise EngineError("an edit needs both the parent take's frames and the repaint mask")
     if request.known is not None:
@@ -134,21 +144,26 @@ class WanVaceEngine:
         """The calls that paint `request`, in order."""
         return plan_windows(request.num_frames, self.options.window, self.options.overlap, self._temporal)
 
+    @staticmethod
+    def steps(request: PaintRequest) -> int:
+        """Denoising steps per window: all of them, or the last `strength` of them from the colour render."""
+        return request.steps if request.init_video is None else steps_run(request.steps, request.strength)
+
     def work_units(self, request: PaintRequest) -> int:
         """Model frames (padding, context and reference-image frames included) x denoising steps."""
         references = len(request.reference_images) * self._temporal
-        return sum(window.length + references for window in self.windows(request)) * request.steps
+        return sum(window.length + references for window in self.windows(request)) * self.steps(request)
 
     def paint(self, request: PaintRequest, on_step: StepCallback) -> Iterator[FrameChunk]:
         """Paint the request window by window, yielding each window's new frames once final."""
         check_request(request)
-        check_styles(request.styles)
+        check_styles(request.styles, self.model_set)
         control = control_video(request)
-        scales = control_scales(request, request.steps)
+        scales = control_scales(request, self.steps(request))
         windows = self.windows(request)
         self._use_flow_shift(self.options.flow_shift or flow_shift_for(request.height, request.width))
         painted = np.zeros((request.num_frames, request.height, request.width, 3), np.uint8)
-        clock = _StepClock(on_step, request.steps, len(windows))
+        clock = _StepClock(on_step, self.steps(request), len(windows))
         with (
             styles_applied(self.pipe, request.styles, self.model_set),
             _scaled_control(self.pipe, scales, clock),
@@ -207,7 +222,11 @@ class WanVaceEngine:
         padded_video = pad_edges(video, window.length, model_height, model_width)
         padded_keep = pad_edges(keep, window.length, model_height, model_width)
         what = f"{window.length} frames at {model_width}x{model_height}"
-        with out_of_memory_as_error(self.device, what):
+        generator = torch.Generator("cpu").manual_seed(request.seed + window.start)
+        with (
+            out_of_memory_as_error(self.device, what),
+            self._start(request, window, (model_height, model_width), generator) as latents,
+        ):
             output = self.pipe(
                 prompt=request.prompt_at(window.new_start),
                 negative_prompt=request.negative_prompt,
@@ -220,11 +239,21 @@ class WanVaceEngine:
                 num_frames=window.length,
                 num_inference_steps=request.steps,
                 guidance_scale=request.guidance,
-                generator=torch.Generator("cpu").manual_seed(request.seed + window.start),
+                generator=generator,
+                latents=latents,
                 callback_on_step_end=clock,
                 output_type="np",
             ).frames[0]
         return output[:frames, :height, :width]
+
+    def _start(
+        self, request: PaintRequest, window: Window, size: tuple[int, int], generator: torch.Generator
+    ) -> AbstractContextManager[torch.Tensor | None]:
+        """Where the window's denoising starts: noise (None), or the colour render noised to `strength`."""
+        if request.init_video is None:
+            return nullcontext(None)
+        video = pad_edges(request.init_video[window.start : window.end], window.length, *size)
+        return from_video(self.pipe, video, request.steps, request.strength, generator)
 
     @staticmethod
     def _keep_known(request: PaintRequest, window: Window, frames: np.ndarray) -> np.ndarray:

@@ -161,6 +161,21 @@ def test_pose_over_depth_and_control_strength_change_the_painting(engine: WanVac
     assert np.array_equal(paint(engine, request()), depth_only)
 
 
+def test_video_to_video_starts_from_the_colour_render(engine: WanVaceEngine) -> None:
+    colour = np.zeros((12, HEIGHT, WIDTH, 3), np.uint8)
+    colour[..., 2] = 200
+    steps: list[tuple[int, int]] = []
+    req = request(12, steps=4, init_video=colour, strength=0.5)
+    chunks = list(engine.paint(req, lambda done, total: steps.append((done, total))))
+    painted = np.concatenate([c.frames for c in chunks])
+    assert painted.shape == (12, HEIGHT, WIDTH, 3)
+    # Half the schedule, in each of the two windows.
+    assert steps == [(i, 4) for i in range(1, 5)] and engine.work_units(req) == 2 * 9 * 2
+    assert np.array_equal(paint(engine, request(12, steps=4, init_video=colour, strength=0.5)), painted)
+    assert not np.array_equal(paint(engine, request(12, steps=4, init_video=colour, strength=1.0)), painted)
+    assert not np.array_equal(paint(engine, request(12, steps=4)), painted)
+
+
 def test_reference_images_steer_without_adding_frames(engine: WanVaceEngine) -> None:
     plain = paint(engine, request())
     art = np.zeros((20, 28, 3), np.uint8)
@@ -181,6 +196,8 @@ def test_wan_lora_changes_the_painting_and_unloads(engine: WanVaceEngine, tmp_pa
     styled = paint(engine, request(styles=[lora]))
     assert not np.array_equal(styled, plain)
     assert np.array_equal(paint(engine, request()), plain)
+    with pytest.raises(EngineError, match="trained on model set 'sd15'"):
+        paint(engine, request(styles=[StyleRef(path=lora.path, name="sd look", base_model="sd15")]))
 
 
 def test_cancel_propagates_and_leaves_the_engine_clean(engine: WanVaceEngine) -> None:
@@ -195,7 +212,9 @@ def test_cancel_propagates_and_leaves_the_engine_clean(engine: WanVaceEngine) ->
 
 
 def test_missing_weights_are_an_error_naming_the_pull_command(data_dir: Path) -> None:
-    absent = ModelSet(name="vace-elsewhere", engine="wan-vace", components={"pipeline": "nobody/no-such-vace"})
+    absent = ModelSet(
+        name="vace-elsewhere", engine="wan-vace", components={"pipeline": "nobody/no-such-vace"}
+    )
     assert not WanVaceEngine.is_available(absent, data_dir=data_dir)
     assert WanVaceEngine.is_available(get_model_set("tiny-vace", data_dir), data_dir=data_dir)
     with pytest.raises(EngineError, match="underpaint models pull vace-elsewhere"):
@@ -206,7 +225,15 @@ def test_missing_weights_are_an_error_naming_the_pull_command(data_dir: Path) ->
     ("changes", "message"),
     [
         ({"controls": {"normal": np.zeros((6, HEIGHT, WIDTH, 3), np.uint8)}}, "normal"),
-        ({"init_video": np.zeros((6, HEIGHT, WIDTH, 3), np.uint8)}, "colour"),
+        ({"init_video": np.zeros((6, HEIGHT, WIDTH + 1, 3), np.uint8)}, "colour render"),
+        ({"init_video": np.zeros((6, HEIGHT, WIDTH, 3), np.uint8), "strength": 0.0}, "strength"),
+        (
+            {
+                "init_video": np.zeros((6, HEIGHT, WIDTH, 3), np.uint8),
+                "reference_images": [np.zeros((8, 8, 3), np.uint8)],
+            },
+            "not both",
+        ),
         ({"controls": {"depth": np.zeros((5, HEIGHT, WIDTH, 3), np.uint8)}}, "depth control"),
         ({"known": np.zeros((6, HEIGHT, WIDTH, 3), np.uint8)}, "repaint mask"),
         ({"reference_images": [np.zeros((8, 8), np.uint8)]}, "reference image 0"),
