@@ -18,6 +18,7 @@ from peft import LoraConfig, get_peft_model_state_dict
 from underpaint.engines.base import Cancelled, ControlSetting, EngineError, PaintRequest, PromptSpan, StyleRef
 from underpaint.engines.registry import ModelSet, get_model_set, load_engine
 from underpaint.engines.wan_vace import WanVaceEngine
+from underpaint.takes.composite import composite, feathered_alpha
 
 HEIGHT, WIDTH = 32, 40  # 40 is not a multiple of 16: every paint exercises the size padding
 
@@ -72,6 +73,12 @@ def edit(parent: np.ndarray, mask: np.ndarray, seed: int = 11) -> PaintRequest:
     return request(len(parent), seed=seed, known=parent, repaint_mask=mask.astype(np.float32))
 
 
+def composited(parent: np.ndarray, painted: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The take store's final composite of an edit (feathered inside the mask), frame by frame."""
+    alphas = [feathered_alpha(m.astype(np.float32), 2) for m in mask]
+    return np.stack([composite(p, q, a) for p, q, a in zip(parent, painted, alphas, strict=True)])
+
+
 @pytest.fixture(scope="module")
 def parent(engine: WanVaceEngine) -> np.ndarray:
     """A 12-frame take to edit (two windows of the tiny set)."""
@@ -118,6 +125,8 @@ def test_rerender_range_keeps_the_parent_outside_the_range(engine: WanVaceEngine
     assert new.shape == parent.shape
     assert np.array_equal(new[~mask], parent[~mask])
     assert not np.array_equal(new[4:8], parent[4:8])
+    take = composited(parent, new, mask)
+    assert np.array_equal(take[~mask], parent[~mask]) and np.array_equal(take[4:8], new[4:8])
     assert np.array_equal(paint(engine, edit(parent, mask)), new)
     assert not np.array_equal(paint(engine, edit(parent, mask, seed=12))[4:8], new[4:8])
 
@@ -144,6 +153,8 @@ def test_refine_with_an_object_mask_keeps_every_pixel_outside_it(
     assert new.shape == parent.shape
     assert np.array_equal(new[~mask], parent[~mask])
     assert (new[mask] != parent[mask]).mean() > 0.5
+    take = composited(parent, new, mask)
+    assert np.array_equal(take[~mask], parent[~mask]) and (take[mask] != parent[mask]).mean() > 0.5
     assert np.array_equal(paint(engine, edit(parent, mask)), new)
 
 
