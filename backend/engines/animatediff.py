@@ -152,7 +152,7 @@ class AnimateDiffEngine:
 
     def _plan(self, request: PaintRequest) -> _Plan:
         _check_request(request, self.controls)
-        check_styles(request.styles)
+        check_styles(request.styles, self.model_set)
         controls = [c for c in CONTROL_TYPES if c in request.controls]
         window, overlap = self.settings.window, self.settings.overlap
         windows = plan_windows(request.num_frames, window, overlap)
