@@ -19,10 +19,15 @@ from diffusers import DiffusionPipeline
 from .base import EngineError, StyleRef
 
 
-def check_styles(styles: list[StyleRef]) -> None:
-    """Refuse style files that cannot be LoRAs before any work starts."""
+def check_styles(styles: list[StyleRef], model_set: str) -> None:
+    """Refuse styles that cannot apply to `model_set` before any work starts."""
     for style in styles:
         label = style.name or style.path
+        if style.base_model and style.base_model != model_set:
+            raise EngineError(
+                f"style {label!r} was trained on model set {style.base_model!r}; "
+                f"it cannot paint with {model_set!r}"
+            )
         if not Path(style.path).is_file():
             raise EngineError(f"style {label!r}: LoRA file not found: {style.path}")
         if not style.path.endswith(".safetensors"):
