@@ -82,11 +82,14 @@ class LoraTrainer:
                 model.to(dtype=dtype)
         base.vae.eval()
         base.text_encoder.eval()
-        torch.manual_seed(seed)  # peft draws the Gaussian init of the A matrices from torch's global generator
-        base.unet.add_adapter(
-            LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=TARGET_MODULES),
-            adapter_name=ADAPTER,
-        )
+        # peft draws the Gaussian init of the A matrices from torch's global CPU generator: seed it for this
+        # call only, so training is reproducible and other threads' randomness is left alone.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            base.unet.add_adapter(
+                LoraConfig(r=rank, lora_alpha=rank, init_lora_weights="gaussian", target_modules=TARGET_MODULES),
+                adapter_name=ADAPTER,
+            )
         # Trainable weights in float32 even when the frozen ones are half precision (the recipe's mixed precision).
         cast_training_params(base.unet, dtype=torch.float32)
         if gradient_checkpointing:
