@@ -216,7 +216,8 @@ class AnimateDiffEngine:
             latents = self._denoise(pipe, plan, progress, hooks)
             chunk = self.settings.window
             for start in range(0, plan.request.num_frames, chunk):
-                yield FrameChunk(start=start, frames=self._decode(pipe, latents[:, :, start : start + chunk]))
+                frames = self._frames(pipe, plan.request, latents, slice(start, start + chunk))
+                yield FrameChunk(start=start, frames=frames)
             pipe.maybe_free_model_hooks()
 
     @torch.no_grad()
@@ -328,25 +329,31 @@ class AnimateDiffEngine:
         ).unsqueeze(0)
         return noise.to(self.device, self.dtype)
 
+    @torch.no_grad()
     def _keep_known(self, pipe: DiffusionPipeline, plan: _Plan) -> StepHook:
         """The edit blend (`blend`): outside the repaint mask, the known frames' latents at every step.
 
         They are noised with the same per-frame noise the start latents come
         from, so with DDIM the kept part follows its own trajectory exactly and
-        the repainted part is denoised to join it.
+        the repainted part is denoised to join it. Frames repainted whole keep
+        nothing, so they are not encoded: an edit's VAE work follows what it keeps.
         """
         request = plan.request
         assert request.known is not None and request.repaint_mask is not None  # _check_request
-        mask = torch.from_numpy(np.ascontiguousarray(request.repaint_mask)).to(self.device)
-        fixed = outside_repaint_mask(self._encode(pipe, request, request.known), mask)
         noise = self._noise(pipe, request)
+        known = torch.zeros_like(noise)
+        kept = torch.from_numpy(np.flatnonzero((request.repaint_mask < 1).any(axis=(1, 2))))
+        if len(kept):
+            known[:, :, kept] = self._encode(pipe, request, request.known[kept.numpy()])
+        mask = torch.from_numpy(np.ascontiguousarray(request.repaint_mask)).to(self.device)
+        fixed = outside_repaint_mask(known, mask)
         return lambda step, timestep, latents: fixed.apply(latents, pipe.scheduler, noise, timestep)
 
     def _encode(self, pipe: DiffusionPipeline, request: PaintRequest, source: np.ndarray) -> torch.Tensor:
         """Clean latents of `source` (the colour render or known frames), encoded chunk by chunk as the
         video-to-video pipeline does."""
         chunks = []
-        for start in range(0, request.num_frames, self.settings.window):
+        for start in range(0, len(source), self.settings.window):
             frames = _images(source[start : start + self.settings.window])
             video = pipe.video_processor.preprocess_video(frames, height=request.height, width=request.width)
             video = video.permute(0, 2, 1, 3, 4)[0].to(self.device, self.dtype)
@@ -355,6 +362,19 @@ class AnimateDiffEngine:
             chunks.append(pipe.vae.encode(video).latent_dist.sample(generator))
         latents = torch.cat(chunks) * pipe.vae.config.scaling_factor
         return latents.permute(1, 0, 2, 3).unsqueeze(0).to(self.dtype)
+
+    def _frames(
+        self, pipe: DiffusionPipeline, request: PaintRequest, latents: torch.Tensor, frames: slice
+    ) -> np.ndarray:
+        """The painted `frames`. An edit's wholly kept frames are its known pixels themselves: decoding
+        them would only approximate what is known, at the cost of the VAE."""
+        if request.known is None or request.repaint_mask is None:
+            return self._decode(pipe, latents[:, :, frames])
+        out = request.known[frames].copy()
+        painted = np.flatnonzero(request.repaint_mask[frames].any(axis=(1, 2)))
+        if len(painted):
+            out[painted] = self._decode(pipe, latents[:, :, frames][:, :, torch.from_numpy(painted)])
+        return out
 
     @torch.no_grad()
     def _decode(self, pipe: DiffusionPipeline, latents: torch.Tensor) -> np.ndarray:

@@ -34,16 +34,20 @@ def edit() -> PaintRequest:
     )
 
 
-def test_context_frames_follow_the_known_frames_and_only_the_range_is_painted(engine, edit: PaintRequest) -> None:
+def test_kept_frames_are_known_and_the_range_is_painted_to_join_them(engine, edit: PaintRequest) -> None:
     first = paint(engine, edit)
-    other = paint(engine, replace(edit, seed=2, prompts=[PromptSpan(0, "oil")]))
-    free = paint(engine, replace(edit, known=None, repaint_mask=None))
     context = [0, 1, 4, 5]
-    # Kept frames end as the known frames' clean latents whatever the seed and prompt: the same pixels
-    # (up to a rounding step: the VAE decodes them beside different repainted frames).
-    assert np.abs(first[context].astype(int) - other[context]).max() <= 1
-    assert np.abs(first[context].astype(int) - free[context]).mean() > 1.0, "the blend changed nothing"
+    np.testing.assert_array_equal(first[context], edit.known[context])
+    other = paint(engine, replace(edit, seed=2, prompts=[PromptSpan(0, "oil")]))
     assert np.abs(first[2:4].astype(int) - other[2:4]).mean() > 1.0, "the range is painted anew"
+    # The per-step blend: the model sees the kept frames, so the range depends on them ...
+    inverted = edit.known.copy()
+    inverted[context] = 255 - inverted[context]
+    assert np.abs(first[2:4].astype(int) - paint(engine, replace(edit, known=inverted))[2:4]).mean() > 0
+    # ... and not on the known pixels of frames repainted whole (they are not even encoded).
+    blanked = edit.known.copy()
+    blanked[2:4] = 0
+    np.testing.assert_array_equal(paint(engine, replace(edit, known=blanked)), first)
     assert engine.work_units(edit) == engine.work_units(replace(edit, known=None, repaint_mask=None))
 
 
