@@ -1,0 +1,414 @@
+"""Stylize Shot, end to end: real bpy, the installed extension, a real `underpaint serve` subprocess
+on a free loopback port, the tiny model set.
+
+The operators run as a render farm runs them (background mode: they wait for the take), and
+as the UI runs them (the job followed by the add-on's timer, here driven by hand because
+timers never fire in the `bpy` module), with every timer tick measured.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import bpy
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from demo import blocking  # scenes built by code
+
+BACKEND_PYTHON = os.environ.get("UNDERPAINT_BACKEND_PYTHON") or str(ROOT / ".venv" / "bin" / "python")
+SHOT_FRAMES = (1, 6)
+# A timer tick may take this long at most: anything longer is a UI the artist feels stutter.
+TICK_BUDGET_SECONDS = 0.100
+SERVER_START_SECONDS = 180
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`underpaint serve` in its own process, with its own data folder."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = data_dir / "serve.log"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen(
+                [BACKEND_PYTHON, "-m", "underpaint.cli", "serve", "--port", str(self.port), "--data-dir",
+                 str(data_dir)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            )
+        wait_for_health(self.url, self.process, self.log)
+
+    def get(self, path: str) -> dict[str, Any]:
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def wait_for_health(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + SERVER_START_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"underpaint serve exited with {process.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url + "/v1/health", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"underpaint serve did not answer within {SERVER_START_SECONDS} s: {log.read_text()[-2000:]}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    running = Server(tmp_path_factory.mktemp("server-data"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def modules(addon: str) -> dict[str, ModuleType]:
+    return {name: sys.modules[f"{addon}.{name}"] for name in ("jobs", "results", "server_process")}
+
+
+@pytest.fixture(scope="module")
+def scene(addon: str, server: Server, tmp_path_factory: pytest.TempPathFactory) -> bpy.types.Scene:
+    """A small blocking shot (camera move, props, two walking rigs) set up to paint with `tiny`."""
+    shot = blocking.build_demo_scene("Shot", resolution=(64, 64), frames=SHOT_FRAMES)
+    prefs = bpy.context.preferences.addons[addon].preferences
+    prefs.server_url = server.url
+    prefs.output_dir = str(tmp_path_factory.mktemp("takes"))
+    settings = shot.underpaint
+    settings.prompt = "a painted street, two walkers"
+    settings.model = "tiny"
+    settings.width = settings.height = 64
+    settings.steps = 2
+    settings.seed, settings.seed_lock = 11, True
+    return shot
+
+
+def run_op(scene: bpy.types.Scene, operator: str, /, **props: Any) -> set[str]:
+    """Call `bpy.ops.underpaint.<operator>` with `scene` as the context's scene (no window in the bpy module)."""
+    with bpy.context.temp_override(scene=scene, view_layer=scene.view_layers[0]):
+        return getattr(bpy.ops.underpaint, operator)(**props)
+
+
+def drive_ticks(jobs: ModuleType, job: Any, timeout: float = 300.0) -> list[float]:
+    """Play Blender's timer by hand until the job ends; return how long each tick held the main thread."""
+    durations = []
+    deadline = time.monotonic() + timeout
+    while not job.finished:
+        assert time.monotonic() < deadline, f"job still {job.state} after {timeout} s: {job.message}"
+        started = time.perf_counter()
+        jobs.tick()
+        durations.append(time.perf_counter() - started)
+        time.sleep(0.02)
+    return durations
+
+
+def file_digests(folder: Path) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.png"))}
+
+
+def our_backgrounds(scene: bpy.types.Scene, results: ModuleType) -> list[Any]:
+    return [bg for bg in scene.camera.data.background_images
+            if bg.image is not None and results.SHOT_KEY in bg.image]
+
+
+def review_strips(scene: bpy.types.Scene, results: ModuleType) -> list[Any]:
+    editor = scene.sequence_editor
+    strips = editor.strips if hasattr(editor, "strips") else editor.sequences
+    return [s for s in strips if results.SHOT_KEY in s]
+
+
+def started_job(jobs: ModuleType, scene: bpy.types.Scene) -> Any:
+    job = jobs.active(scene.name)
+    assert job is not None, "the operator started no job"
+    assert bpy.app.timers.is_registered(jobs.tick), "results must arrive through the add-on's timer"
+    return job
+
+
+# -- the loop -------------------------------------------------------------------------------------------------
+
+def test_stylize_in_background_mode_brings_the_take_into_the_scene(
+    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server
+) -> None:
+    results = modules["results"]
+    assert run_op(scene, "stylize_shot") == {"FINISHED"}
+
+    settings = scene.underpaint
+    assert len(settings.takes) == 1 and settings.active_take == 0
+    take = settings.takes[0]
+    assert (take.prompt, take.seed, take.model, take.kind, take.parent) == (
+        "a painted street, two walkers", 11, "tiny", "stylize", "")
+    assert (take.frame_start, take.frame_end) == SHOT_FRAMES
+    folder = Path(take.directory)
+    assert folder == Path(bpy.context.preferences.addons[addon].preferences.output_dir) / "Shot" / take.name
+    assert [p.name for p in sorted(folder.glob("*.png"))] == [f"{f:04d}.png" for f in range(1, 7)]
+    assert settings.job.state == "done" and settings.job.progress == pytest.approx(1.0)
+    server_take = server.get(f"/v1/takes/{take.name}")
+    assert server_take["params"]["prompt"] == take.prompt and server_take["frames"] == list(range(1, 7))
+
+    (background,) = our_backgrounds(scene, results)
+    assert scene.camera.data.show_background_images and background.show_background_image
+    image = background.image
+    assert image.source == "SEQUENCE"
+    assert Path(bpy.path.abspath(image.filepath)) == folder / "0001.png"
+    user = background.image_user
+    assert (user.frame_start, user.frame_duration, user.frame_offset) == (1, 6, 0)
+
+    (strip,) = review_strips(scene, results)
+    assert strip.channel == settings.review_channel
+    assert (strip.frame_final_start, strip.frame_final_end) == (1, 7)
+    assert Path(bpy.path.abspath(strip.directory)) == folder
+    assert [e.filename for e in strip.elements] == [f"{f:04d}.png" for f in range(1, 7)]
+
+
+def test_following_a_job_never_blocks_the_main_thread(
+    scene: bpy.types.Scene, modules: dict[str, ModuleType]
+) -> None:
+    jobs, results = modules["jobs"], modules["results"]
+    first = scene.underpaint.takes[0].name
+    assert run_op(scene, "stylize_shot", run_mode="TIMERS") == {"FINISHED"}
+    job = started_job(jobs, scene)
+    durations = drive_ticks(jobs, job)
+
+    print(f"\n{len(durations)} ticks: max {max(durations) * 1000:.1f} ms, "
+          f"mean {sum(durations) / len(durations) * 1000:.2f} ms")
+    assert job.state == "done", job.message
+    assert max(durations) < TICK_BUDGET_SECONDS
+    settings = scene.underpaint
+    assert len(settings.takes) == 2 and settings.active_take == 1
+    second = settings.takes[1].name
+    assert second != first
+    (background,) = our_backgrounds(scene, results)  # the shot's previous take was replaced, not stacked
+    assert background.image[results.TAKE_KEY] == second
+    (strip,) = review_strips(scene, results)
+    assert strip[results.TAKE_KEY] == second
+
+
+def test_load_take_shows_an_earlier_take_and_fetches_missing_frames(
+    scene: bpy.types.Scene, modules: dict[str, ModuleType]
+) -> None:
+    results = modules["results"]
+    settings = scene.underpaint
+    first = settings.takes[0]
+    assert run_op(scene, "load_take", index=0) == {"FINISHED"}
+    assert settings.active_take == 0
+    assert our_backgrounds(scene, results)[0].image[results.TAKE_KEY] == first.name
+    assert review_strips(scene, results)[0][results.TAKE_KEY] == first.name
+
+    folder = Path(first.directory)
+    digests = file_digests(folder)
+    for path in folder.glob("*.png"):
+        path.unlink()
+    assert run_op(scene, "load_take", index=0) == {"FINISHED"}  # background mode: downloads, then shows
+    assert file_digests(folder) == digests
+
+
+def test_rerender_range_makes_a_child_take(scene: bpy.types.Scene, modules: dict[str, ModuleType]) -> None:
+    settings = scene.underpaint
+    parent = settings.takes[settings.active_take]
+    parent_frames = file_digests(Path(parent.directory))
+    scene.use_preview_range = True
+    scene.frame_preview_start, scene.frame_preview_end = 3, 4
+    try:
+        assert run_op(scene, "rerender_range") == {"FINISHED"}
+    finally:
+        scene.use_preview_range = False
+    child = settings.takes[settings.active_take]
+    assert child.kind == "rerender" and child.parent == parent.name
+    child_frames = file_digests(Path(child.directory))
+    assert {n for n in child_frames if child_frames[n] != parent_frames[n]} <= {"0003.png", "0004.png"}
+    assert {n: child_frames[n] for n in ("0001.png", "0006.png")} == {
+        n: parent_frames[n] for n in ("0001.png", "0006.png")}
+    assert file_digests(Path(parent.directory)) == parent_frames  # takes are immutable
+
+
+def test_refine_region_masks_the_selected_objects(
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server
+) -> None:
+    settings = scene.underpaint
+    parent = settings.takes[settings.active_take]
+    for obj in scene.objects:
+        obj.select_set(obj.name == "Cube", view_layer=scene.view_layers[0])
+    assert run_op(scene, "refine_region") == {"FINISHED"}
+    child = settings.takes[settings.active_take]
+    assert child.kind == "refine" and child.parent == parent.name
+    assert server.get(f"/v1/takes/{child.name}")["params"]["mask"]["objects"] == ["Cube"]
+
+
+# -- errors the artist can act on -----------------------------------------------------------------------------
+
+def test_server_down_is_a_clear_report(
+    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server
+) -> None:
+    prefs = bpy.context.preferences.addons[addon].preferences
+    takes_before = len(scene.underpaint.takes)
+    prefs.server_url = f"http://127.0.0.1:{free_port()}"
+    try:
+        with pytest.raises(RuntimeError) as caught:
+            run_op(scene, "stylize_shot")
+    finally:
+        prefs.server_url = server.url
+    text = str(caught.value)
+    assert "not running" in text and "Start Local Server" in text and "Traceback" not in text
+    assert len(scene.underpaint.takes) == takes_before
+
+
+def test_unsaved_blend_asks_for_an_output_folder(addon: str, scene: bpy.types.Scene) -> None:
+    prefs = bpy.context.preferences.addons[addon].preferences
+    chosen = prefs.output_dir
+    prefs.output_dir = "//underpaint"
+    try:
+        with pytest.raises(RuntimeError, match="Save the .blend file first, or set an absolute Output Folder"):
+            run_op(scene, "stylize_shot")
+    finally:
+        prefs.output_dir = chosen
+
+
+def test_no_camera_is_refused(scene: bpy.types.Scene) -> None:
+    camera = scene.camera
+    scene.camera = None
+    try:
+        with pytest.raises(RuntimeError, match="no camera"):
+            run_op(scene, "stylize_shot")
+    finally:
+        scene.camera = camera
+
+
+def test_missing_weights_name_the_pull_command(scene: bpy.types.Scene, server: Server) -> None:
+    missing = [m["name"] for m in server.get("/v1/health")["models"] if not m["available"]]
+    assert missing, "expected model sets without weights on a test machine"
+    settings = scene.underpaint
+    settings.model = missing[0]
+    try:
+        with pytest.raises(RuntimeError, match=f"underpaint models pull {missing[0]}"):
+            run_op(scene, "stylize_shot")
+    finally:
+        settings.model = "tiny"
+
+
+def test_cancel_stops_the_job_on_the_server(
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server
+) -> None:
+    jobs = modules["jobs"]
+    settings = scene.underpaint
+    takes_before = len(settings.takes)
+    settings.steps = 40  # long enough to be caught running
+    try:
+        run_op(scene, "stylize_shot", run_mode="TIMERS")
+    finally:
+        settings.steps = 2
+    job = started_job(jobs, scene)
+    while job.server_id is None and not job.finished:
+        jobs.tick()
+        time.sleep(0.02)
+    assert run_op(scene, "cancel_job") == {"FINISHED"}
+    drive_ticks(jobs, job)
+    assert job.state == "cancelled" and settings.job.state == "cancelled"
+    assert server.get(f"/v1/jobs/{job.server_id}")["state"] == "cancelled"
+    assert len(settings.takes) == takes_before
+
+
+def test_killed_server_fails_the_job_and_keeps_the_previous_take(
+    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """'Start Local Server' starts a second server; it is killed (-9) while it paints."""
+    jobs, results, server_process = modules["jobs"], modules["results"], modules["server_process"]
+    prefs = bpy.context.preferences.addons[addon].preferences
+    settings = scene.underpaint
+    previous = settings.takes[settings.active_take]
+    previous_name, previous_frames = previous.name, file_digests(Path(previous.directory))
+    monkeypatch.setenv("UNDERPAINT_DATA_DIR", str(tmp_path / "second-server"))
+    prefs.server_url = f"http://127.0.0.1:{free_port()}"
+    prefs.backend_command = f"{BACKEND_PYTHON} -m underpaint.cli"
+    settings.steps = 40
+    try:
+        assert run_op(scene, "start_server") == {"FINISHED"}  # background mode: waits until it answers
+        assert server_process.is_running()
+        run_op(scene, "stylize_shot", run_mode="TIMERS")
+        job = started_job(jobs, scene)
+        while job.state not in ("running", "queued") and not job.finished:
+            jobs.tick()
+            time.sleep(0.02)
+        os.kill(server_process._process.pid, signal.SIGKILL)
+        durations = drive_ticks(jobs, job, timeout=60)
+    finally:
+        server_process.stop()
+        prefs.server_url = server.url
+        settings.steps = 2
+
+    assert max(durations) < TICK_BUDGET_SECONDS
+    assert job.state == "failed" and settings.job.state == "failed"
+    assert "Lost the connection to the server" in settings.job.message
+    assert settings.takes[settings.active_take].name == previous_name
+    assert file_digests(Path(previous.directory)) == previous_frames
+    assert our_backgrounds(scene, results)[0].image[results.TAKE_KEY] == previous_name
+    assert review_strips(scene, results)[0][results.TAKE_KEY] == previous_name
+
+
+# -- styles ----------------------------------------------------------------------------------------------------
+
+def write_png(path: Path, rng: np.random.Generator, size: int = 48) -> None:
+    image = bpy.data.images.new(path.stem, size, size)
+    image.pixels.foreach_set(rng.random(size * size * 4).astype(np.float32))
+    image.filepath_raw = str(path)
+    image.file_format = "PNG"
+    image.save()
+    bpy.data.images.remove(image)
+
+
+def test_train_style_from_a_folder_then_paint_with_it(
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server, tmp_path: Path
+) -> None:
+    jobs = modules["jobs"]
+    rng = np.random.default_rng(3)
+    for name in ("a", "b", "c"):
+        write_png(tmp_path / f"{name}.png", rng)
+    (tmp_path / "a.txt").write_text("testlook, a red scribble")
+    (tmp_path / "notes.md").write_text("not an image: left out")
+    settings = scene.underpaint
+
+    assert run_op(scene, "train_style", directory=str(tmp_path), name="testlook", steps=2, rank=2,
+                  resolution=32) == {"FINISHED"}
+    assert settings.style_job.state == "done", settings.style_job.message
+    assert settings.style == "testlook" and "testlook" in jobs.STATUS.styles
+    assert "testlook" in [s["name"] for s in server.get("/v1/styles")["styles"]]
+
+    settings.style_strength = 0.5
+    try:
+        assert run_op(scene, "stylize_shot") == {"FINISHED"}
+    finally:
+        settings.style = ""
+    take = settings.takes[settings.active_take]
+    assert take.style == "testlook:0.5"
+    assert server.get(f"/v1/takes/{take.name}")["params"]["styles"] == [{"name": "testlook", "weight": 0.5}]
