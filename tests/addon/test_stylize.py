@@ -265,6 +265,26 @@ def test_refine_region_masks_the_selected_objects(
     assert server.get(f"/v1/takes/{child.name}")["params"]["mask"]["objects"] == ["Cube"]
 
 
+# -- what the panel shows ------------------------------------------------------------------------------------
+
+def test_server_status_is_checked_off_the_main_thread(
+    modules: dict[str, ModuleType], server: Server
+) -> None:
+    """The panel's server line: a health check in a thread, taken in by a tick; then a dead address."""
+    jobs = modules["jobs"]
+    client_module = sys.modules[jobs.__name__.rsplit(".", 1)[0] + ".client"]
+    status = jobs.ServerStatus()
+    for url, expected in ((server.url, "connected"), (f"http://127.0.0.1:{free_port()}", "not_running")):
+        status.request(client_module.Client(url))
+        started = time.perf_counter()
+        status.maybe_check()
+        assert time.perf_counter() - started < TICK_BUDGET_SECONDS
+        status._thread.join(timeout=10)
+        assert status.apply() and status.state == expected, status.message
+        if expected == "connected":
+            assert "tiny" in status.model_names()
+
+
 # -- errors the artist can act on -----------------------------------------------------------------------------
 
 def test_server_down_is_a_clear_report(
