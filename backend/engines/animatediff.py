@@ -43,7 +43,7 @@ from PIL import Image
 from .base import CONTROL_TYPES, ControlSetting, EngineError, FrameChunk, PaintRequest, StepCallback
 from .blend import outside_repaint_mask
 from .devices import choose_device, choose_dtype, out_of_memory_as_error, should_offload, use_sdpa
-from .loading import Components, load_components, prepare
+from .loading import Components, load_components, missing, prepare, pull
 from .lora import check_styles, styles_applied
 from .registry import ModelSet
 from .settings import parse_settings
@@ -102,6 +102,24 @@ class AnimateDiffEngine:
     """
 
     name = "animatediff"
+
+    @staticmethod
+    def is_available(model_set: ModelSet, data_dir: Path) -> bool:
+        """Whether the set loads without the network (asked by the server and `underpaint models`)."""
+        settings = parse_settings(model_set, data_dir)
+        return settings.builder is not None or not missing(settings)
+
+    @staticmethod
+    def component_status(model_set: ModelSet, data_dir: Path) -> dict[str, tuple[str, bool]]:
+        """Each model of the set by role: where it comes from, and whether it is on this machine."""
+        settings = parse_settings(model_set, data_dir)
+        absent = missing(settings)
+        return {role: (source.location, role not in absent) for role, source in settings.sources().items()}
+
+    @staticmethod
+    def pull(model_set: ModelSet, data_dir: Path, log: Callable[[str], None] = print) -> None:
+        """Download (or build) every model of the set, so that painting needs no network."""
+        pull(parse_settings(model_set, data_dir), data_dir, log)
 
     def __init__(
         self,

@@ -112,6 +112,8 @@ def check_available(settings: AnimateDiffSettings) -> None:
 
 def pull(settings: AnimateDiffSettings, data_dir: Path | None, log: Callable[[str], None] = print) -> None:
     """Download every hub model of the set (and the configs its single files need) into the HF cache."""
+    if settings.builder:
+        log(f"{settings.name}: building the {settings.builder} models in {data_dir}")
     prepare(settings, data_dir)
     for role, source in settings.sources().items():
         if source.kind == "hub":

@@ -1,0 +1,93 @@
+"""`underpaint models list | pull`: which model sets are on this machine, and fetching one.
+
+Painting never downloads; this is where downloading happens, into the Hugging
+Face cache (`HF_HOME` / `HF_HUB_CACHE` choose where). Engines answer for their
+own sets: `is_available`, `pull` and, where they have several models,
+`component_status` on the engine class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from underpaint.cli import add_data_dir_argument
+from underpaint.engines.base import EngineError
+from underpaint.engines.registry import ModelSet, engine_factory, get_model_set, load_model_sets
+from underpaint.paths import data_dir
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "models",
+        help="list model sets and download them",
+        description="Model sets (models.toml): list what is on this machine, download a set before painting.",
+    )
+    commands = parser.add_subparsers(dest="models_command", required=True, metavar="ACTION")
+    listing = commands.add_parser(
+        "list", help="list model sets and which of their models are here", description="List the model sets."
+    )
+    add_data_dir_argument(listing)
+    listing.set_defaults(func=run_list)
+    pull = commands.add_parser(
+        "pull",
+        help="download a model set into the Hugging Face cache",
+        description="Download every model of set NAME (or build it, for sets built locally such as 'tiny').",
+    )
+    pull.add_argument("name", metavar="NAME", help="model set name, as `underpaint models list` shows it")
+    add_data_dir_argument(pull)
+    pull.set_defaults(func=run_pull)
+
+
+def _engine_class(model_set: ModelSet) -> Any:
+    return engine_factory(model_set.engine)
+
+
+def _set_state(cls: Any, model_set: ModelSet, directory: Any) -> str:
+    if model_set.components.get("builder"):
+        return "built on first use"
+    return "available" if cls.is_available(model_set, directory) else "missing"
+
+
+def run_list(args: argparse.Namespace) -> int:
+    directory = data_dir(args.data_dir)
+    try:
+        sets = load_model_sets(directory)
+    except EngineError as exc:
+        print(f"underpaint models: {exc}", file=sys.stderr)
+        return 1
+    for model_set in sets.values():
+        try:
+            cls = _engine_class(model_set)
+            state = _set_state(cls, model_set, directory)
+            components = getattr(cls, "component_status", None)
+            status = components(model_set, directory) if components else {}
+        except (EngineError, ImportError) as exc:
+            print(f"{model_set.name}  [{model_set.engine}]  unusable: {exc}")
+            continue
+        print(f"{model_set.name}  [{model_set.engine}]  {state}")
+        if model_set.description:
+            print(f"    {model_set.description}")
+        for role, (location, here) in status.items():
+            print(f"    {role:<20} {'here   ' if here else 'missing'}  {location}")
+    print(f"\n(data dir: {directory}; `underpaint models pull NAME` downloads a set)")
+    return 0
+
+
+def run_pull(args: argparse.Namespace) -> int:
+    directory = data_dir(args.data_dir)
+    try:
+        model_set = get_model_set(args.name, directory)
+        cls = _engine_class(model_set)
+        cls.pull(model_set, directory, log=lambda line: print(line, flush=True))
+        if not cls.is_available(model_set, directory):
+            raise EngineError(f"model set {model_set.name!r} is still not complete on this machine")
+    except EngineError as exc:
+        print(f"underpaint models pull: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # network or disk trouble while downloading
+        print(f"underpaint models pull: download of {args.name!r} failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"{model_set.name}: ready")
+    return 0

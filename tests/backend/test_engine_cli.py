@@ -1,0 +1,85 @@
+"""`underpaint stylize` (in-process and through a real server) and `underpaint models` on the tiny set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from live_server import LiveServer
+from PIL import Image
+from shots import write_shot
+
+from underpaint.cli import main
+from underpaint.takes.store import TakeStore
+
+PAINT = ["--model", "tiny", "--width", "32", "--height", "24", "--steps", "2", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_shot(tmp_path_factory.mktemp("shot") / "sh010", frames=6, width=64, height=48, color=True, pose=True)
+
+
+def frames_in(folder: Path) -> dict[str, np.ndarray]:
+    return {p.name: np.asarray(Image.open(p)) for p in sorted(folder.glob("*.png"))}
+
+
+def test_stylize_in_process_writes_numbered_frames_and_a_take(
+    shot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, out = tmp_path / "data", tmp_path / "out"
+    args = ["stylize", str(shot), "--prompt", "a painted fox", *PAINT, "--frames", "2-5"]
+    assert main([*args, "--controls", "depth,pose", "--out", str(out), "--data-dir", str(data)]) == 0
+    frames = frames_in(out)
+    assert list(frames) == ["0002.png", "0003.png", "0004.png", "0005.png"]
+    assert all(f.shape == (24, 32, 3) for f in frames.values())
+    assert "wrote 4 frames" in capsys.readouterr().out
+    (take,) = TakeStore.open(data).list()
+    assert take.kind == "stylize" and take.frames == [2, 3, 4, 5] and take.params["model"] == "tiny"
+    again = tmp_path / "again"
+    assert main([*args, "--controls", "depth,pose", "--out", str(again), "--data-dir", str(data)]) == 0
+    for name, image in frames_in(again).items():
+        np.testing.assert_array_equal(image, frames[name])
+
+
+def test_stylize_through_a_server_paints_the_same_frames(shot: Path, tmp_path: Path) -> None:
+    here, there = tmp_path / "here", tmp_path / "there"
+    args = ["stylize", str(shot), "--prompt", "a painted fox", *PAINT, "--frames", "1-3", "--use-color"]
+    assert main([*args, "--out", str(here), "--data-dir", str(tmp_path / "local")]) == 0
+    with LiveServer(tmp_path / "server") as server:
+        assert main([*args, "--out", str(there), "--server", server.url]) == 0
+    remote, local = frames_in(there), frames_in(here)
+    assert list(remote) == ["0001.png", "0002.png", "0003.png"] == list(local)
+    for name in local:
+        np.testing.assert_array_equal(remote[name], local[name])
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--frames", "5-60"], "outside shot"),
+        (["--width", "30"], "multiple of 8"),
+        (["--model", "no-such-set"], "unknown model set"),
+    ],
+)
+def test_stylize_refuses_bad_input_with_a_message(
+    shot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    args = ["stylize", str(shot), "--prompt", "x", *PAINT, *extra, "--data-dir", str(tmp_path)]
+    assert main(args) != 0
+    assert message in capsys.readouterr().err
+
+
+def test_models_list_and_pull(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "list", "--data-dir", str(tmp_path)]) == 0
+    listing = capsys.readouterr().out
+    assert "sd15  [animatediff]  missing" in listing
+    assert "missing  lllyasviel/control_v11p_sd15_openpose" in listing
+    assert "tiny  [animatediff]  built on first use" in listing
+    assert main(["models", "pull", "tiny", "--data-dir", str(tmp_path)]) == 0
+    assert "tiny: ready" in capsys.readouterr().out
+    assert main(["models", "list", "--data-dir", str(tmp_path)]) == 0
+    assert f"here     {tmp_path.resolve()}/models/tiny/controlnet_pose" in capsys.readouterr().out
+    assert main(["models", "pull", "nope", "--data-dir", str(tmp_path)]) == 1
+    assert "unknown model set 'nope'" in capsys.readouterr().err
