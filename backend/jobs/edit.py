@@ -41,6 +41,7 @@ from underpaint.takes.seams import edit_seams
 from underpaint.takes.store import TAKE_ID, Take, TakeStore
 
 from .context import JobContext, JobKind, ProgressCallback, Services, StopCheck, StyleResolver
+from .kinds.stylize import check as check_paint
 from .stylize import (
     PaintParams,
     StylizeParams,
@@ -148,12 +149,14 @@ def editable_parent(takes: TakeStore, take_id: str, package: ShotPackage) -> Tak
 
 
 def paint_params(parent: Take, params: EditParams, frames: tuple[int, int]) -> StylizeParams:
-    """The parent's paint params with the request's overrides, over Blender frames `frames`."""
+    """The parent's paint params with the request's overrides, over Blender frames `frames`, at its size."""
     inherited = {k: v for k, v in parent.params.items() if k in PaintParams.model_fields}
     given = params.model_dump(mode="json", include=set(PaintOverrides.model_fields), exclude_none=True)
     seed = given.get("seed", (int(inherited.get("seed", 0)) + 1) % 2**32)
     try:
-        return StylizeParams.model_validate({**inherited, **given, "seed": seed, "frames": frames})
+        return StylizeParams.model_validate(
+            {**inherited, **given, "seed": seed, "width": parent.width, "height": parent.height, "frames": frames}
+        )
     except ValidationError as exc:
         raise InputError("invalid_params", f"params: {describe_validation_error(exc)}", 422) from exc
 
@@ -174,20 +177,10 @@ def plan_edit(
     """Check an edit against its parent and shot (raises `InputError`) and settle the span it paints."""
     parent = editable_parent(services.takes, params.parent_take, package)
     whole = paint_params(parent, params, (parent.frame_start, parent.frame_end))
+    check_paint(whole, package, services)  # model set, controls, colour render, styles: as for a stylize
     whole_plan = plan_stylize(package, whole, services.default_model())
-    if whole_plan.size != (parent.width, parent.height):
-        raise InputError("invalid_params", f"take {parent.id} records no size of its own; it cannot be edited")
-    try:
-        model_set = get_model_set(whole_plan.model, services.data_dir)
-    except EngineError as exc:
-        raise InputError("unknown_model", str(exc)) from exc
-    if whole.styles:
-        if services.resolve_style is None:
-            raise InputError("unknown_style", "this server has no style registry; remove 'styles' from the request")
-        for style in whole.styles:
-            services.resolve_style(style.name, style.weight)
     region = region_of(params, parent, whole_plan, package, services.blobs)
-    context = context_frames(model_set, params.context)
+    context = context_frames(get_model_set(whole_plan.model, services.data_dir), params.context)
     span = (max(parent.frame_start, region.frames[0] - context), min(parent.frame_end, region.frames[-1] + context))
     span_params = whole.model_copy(update={"frames": span})
     record = {
