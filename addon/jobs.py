@@ -54,6 +54,8 @@ POLL_SECONDS = 0.25
 EVENT_READ_TIMEOUT = 40.0
 # Kinds whose job runs on a shot package and ends in a take.
 SHOT_KINDS = ("stylize", "rerender", "refine")
+# Kinds that edit a parent take: its size and model set are the parent's.
+EDIT_KINDS = ("rerender", "refine")
 
 
 @dataclass
@@ -192,7 +194,9 @@ class Job:
         info = client.health()
         params = dict(request.params)
         if request.kind in SHOT_KINDS or request.kind == "train_style":
-            params["model"] = client.check_model(info, request.model)
+            model = client.check_model(info, request.model)
+            if request.kind not in EDIT_KINDS:  # an edit paints with its parent take's model set
+                params["model"] = model
         if request.kind == "fetch":
             self._download(str(request.take))
             return

@@ -78,6 +78,13 @@ def paint_params(settings: Any) -> dict[str, Any]:
     return params
 
 
+def edit_params(settings: Any, take: Any) -> dict[str, Any]:
+    """An edit of `take`: the panel's paint settings override the parent's, except its size (kept)."""
+    params = paint_params(settings)
+    del params["width"], params["height"]
+    return params | {"parent_take": take.name}
+
+
 def shot_range(scene: bpy.types.Scene) -> tuple[int, int]:
     """Frames to stylize: the panel's custom range, else the preview range when on, else the scene's range."""
     settings = scene.underpaint
@@ -103,7 +110,7 @@ def edit_range(scene: bpy.types.Scene) -> tuple[int, int] | None:
 def refine_objects(context: bpy.types.Context) -> list[str]:
     """Names of the objects to repaint: the selection, with a selected armature standing for its meshes."""
     names: list[str] = []
-    for obj in context.selected_objects:
+    for obj in context.view_layer.objects.selected:
         if obj.type == "ARMATURE":
             names += [child.name for child in obj.children_recursive if child.type == "MESH"]
         elif obj.type not in ("CAMERA", "LIGHT", "EMPTY", "SPEAKER", "LIGHT_PROBE"):
@@ -256,16 +263,21 @@ class _ShotJobOperator(_JobOperator):
         """This kind's parameters and the frames to export."""
         raise NotImplementedError
 
+    def job_model(self, context: bpy.types.Context) -> str | None:
+        """The model set the job paints with (None: the server's default)."""
+        if self.kind in jobs.EDIT_KINDS:
+            return active_take(context.scene).model or None
+        return context.scene.underpaint.model.strip() or None
+
     def plan(self, context: bpy.types.Context, wait: bool) -> ShotPlan:
         from .. import passes
 
         scene = context.scene
-        settings = scene.underpaint
         if scene.camera is None:
             raise UserError("The scene has no camera: add one and make it the scene camera (Ctrl Numpad 0).")
         folder = results.shot_folder(scene, context)
         client = jobs.preferences_client(context)
-        model = settings.model.strip() or None
+        model = self.job_model(context)
         check_server(client, wait, model)
         params, frames = self.job_params(context)
         shot = results.shot_name(scene)
@@ -370,8 +382,7 @@ class UNDERPAINT_OT_rerender_range(_ShotJobOperator, bpy.types.Operator):
         if frames[0] < take.frame_start or frames[1] > take.frame_end:
             raise UserError(f"Frames {frames[0]}-{frames[1]} lie outside the active take "
                             f"({take.frame_start}-{take.frame_end}).")
-        params = paint_params(scene.underpaint) | {"parent_take": take.name, "frames": list(frames)}
-        return params, (take.frame_start, take.frame_end)
+        return edit_params(scene.underpaint, take) | {"frames": list(frames)}, (take.frame_start, take.frame_end)
 
 
 class UNDERPAINT_OT_refine_region(_ShotJobOperator, bpy.types.Operator):
@@ -387,8 +398,7 @@ class UNDERPAINT_OT_refine_region(_ShotJobOperator, bpy.types.Operator):
         names = refine_objects(context)
         if not names:
             raise UserError("Select the objects to refine: their pixels in the take are painted again.")
-        params = paint_params(scene.underpaint) | {
-            "parent_take": take.name,
+        params = edit_params(scene.underpaint, take) | {
             "mask": {"objects": names, "dilate": scene.underpaint.mask_dilate},
         }
         frames = edit_range(scene) if scene.use_preview_range else None

@@ -258,11 +258,11 @@ def test_refine_region_masks_the_selected_objects(
     settings = scene.underpaint
     parent = settings.takes[settings.active_take]
     for obj in scene.objects:
-        obj.select_set(obj.name == "Cube", view_layer=scene.view_layers[0])
+        obj.select_set(obj.name == "Sphere", view_layer=scene.view_layers[0])
     assert run_op(scene, "refine_region") == {"FINISHED"}
     child = settings.takes[settings.active_take]
     assert child.kind == "refine" and child.parent == parent.name
-    assert server.get(f"/v1/takes/{child.name}")["params"]["mask"]["objects"] == ["Cube"]
+    assert server.get(f"/v1/takes/{child.name}")["params"]["mask"]["objects"] == ["Sphere"]
 
 
 # -- what the panel shows ------------------------------------------------------------------------------------
