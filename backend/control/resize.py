@@ -14,7 +14,7 @@ plan maps pose keypoints, so skeletons stay on the bodies they belong to.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import cv2
 import numpy as np
@@ -74,6 +74,17 @@ class ResizePlan:
         px = (x * self.source_size[0] - sx0) * (tx1 - tx0) / (sx1 - sx0) + tx0
         py = (y * self.source_size[1] - sy0) * (ty1 - ty0) / (sy1 - sy0) + ty0
         return px / self.size[0], py / self.size[1]
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ResizePlan:
+        """The plan a take recorded (`control.resize_plan`), so an edit of the take resizes identically."""
+        return cls(
+            policy=data["policy"],
+            source_size=(int(data["source_size"][0]), int(data["source_size"][1])),
+            size=(int(data["size"][0]), int(data["size"][1])),
+            source_box=tuple(int(v) for v in data["source_box"]),  # type: ignore[arg-type]
+            target_box=tuple(int(v) for v in data["target_box"]),  # type: ignore[arg-type]
+        )
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -122,9 +122,12 @@ def model_available(model_set: ModelSet, data_dir: Path, ask_engine: bool = True
         check = getattr(factory, "is_available", None)
         if callable(check):
             try:
-                return bool(check(model_set, data_dir=data_dir)), ""
+                if check(model_set, data_dir=data_dir):
+                    return True, ""
             except Exception as exc:  # an availability probe must never take the server down
                 return False, f"availability check failed: {exc}"
+            found, detail = model_available(model_set, data_dir, ask_engine=False)
+            return False, (detail if not found else f"not found locally; run `underpaint models pull {model_set.name}`")
     if model_set.components.get("builder"):
         return True, "built locally on first use"
     values = _flatten(model_set.components)

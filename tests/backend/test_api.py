@@ -15,8 +15,9 @@ import pytest
 from live_server import LAUNCH, LiveServer
 from PIL import Image
 from shots import write_shot
-from toy_engine import register_toy_engine
+from toy_engine import TOY_ENGINE_DIR, register_toy_engine
 
+from underpaint.cli import doctor
 from underpaint.client import ServerClient
 
 STEPS = 5
@@ -191,3 +192,16 @@ def test_binding_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "refusing to bind 0.0.0.0 without a token" in result.stderr and "--token" in result.stderr
+
+
+def test_doctor_reports_the_machine_and_reaches_the_server(server: LiveServer) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", LAUNCH, "doctor", "--server", server.url, "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([TOY_ENGINE_DIR, os.environ.get("PYTHONPATH", "")])},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    for expected in ("python", "torch", "device     cpu", "memory", "toy (toy_engine:ToyEngine): available",
+                     f"{server.url} reachable: version 0.1.0"):
+        assert expected in result.stdout
+    assert doctor.check_server("http://127.0.0.1:9", None) is False

@@ -209,3 +209,8 @@ def test_missing_passes_are_named(tmp_path) -> None:
     with pytest.raises(InputError, match="no pose.json") as caught:
         make_controls(package, [1], plan, ["pose"])
     assert caught.value.code == "missing_pass"
+
+
+def test_a_recorded_resize_plan_is_the_same_plan() -> None:
+    plan = ResizePlan.fit((1920, 1080), (512, 512), "letterbox")
+    assert ResizePlan.from_json(plan.to_json()) == plan
