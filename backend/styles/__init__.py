@@ -6,6 +6,6 @@ This package's top level stays light (no torch): the server imports
 `resolve_style` from here at start-up.
 """
 
-from .registry import list_styles, parse_style_option, read_card, resolve_style
+from .registry import list_styles, read_card, resolve_style
 
-__all__ = ["list_styles", "parse_style_option", "read_card", "resolve_style"]
+__all__ = ["list_styles", "read_card", "resolve_style"]

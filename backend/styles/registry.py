@@ -99,18 +99,6 @@ def list_styles(data_dir: Path) -> list[StyleCard]:
     return cards
 
 
-def parse_style_option(text: str) -> tuple[str, float]:
-    """`NAME` or `NAME:STRENGTH` (the --style option) -> (name, strength); strength defaults to 1."""
-    name, colon, strength = text.rpartition(":")
-    if not colon:
-        return check_name(text.strip()), 1.0
-    try:
-        weight = float(strength)
-    except ValueError:
-        raise InputError("invalid_style", f"--style {text!r}: strength {strength!r} is not a number") from None
-    return check_name(name.strip()), check_strength(weight)
-
-
 def check_strength(weight: float) -> float:
     if not -MAX_STRENGTH <= weight <= MAX_STRENGTH:
         raise InputError("invalid_style", f"style strength {weight} is outside [-{MAX_STRENGTH}, {MAX_STRENGTH}]")

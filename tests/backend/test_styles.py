@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from safetensors.torch import load_file
+from shots import write_shot
 
 from underpaint.cli import main
 from underpaint.engines.animatediff import AnimateDiffEngine
@@ -17,7 +18,7 @@ from underpaint.engines.base import Cancelled, EngineError, PaintRequest, Prompt
 from underpaint.engines.registry import get_model_set
 from underpaint.engines.tiny import ensure_tiny_models
 from underpaint.errors import InputError
-from underpaint.styles import list_styles, parse_style_option, read_card, resolve_style
+from underpaint.styles import list_styles, read_card, resolve_style
 from underpaint.styles.dataset import folder_files
 from underpaint.styles.registry import STAGING_PREFIX, styles_root
 from underpaint.styles.train import TrainConfig, train_style
@@ -125,18 +126,22 @@ def test_a_style_is_refused_on_another_model_set(trained: Path, engine: AnimateD
         paint(other, [resolve_style("stripes", 0.8, trained)])
 
 
-def test_style_option_and_resolving(trained: Path) -> None:
-    assert parse_style_option("stripes") == ("stripes", 1.0)
-    assert parse_style_option("ink wash:0.6") == ("ink wash", 0.6)
-    with pytest.raises(InputError, match="not a number"):
-        parse_style_option("stripes:strong")
-    with pytest.raises(InputError, match="outside"):
-        parse_style_option("stripes:7")
+def test_stylize_uses_a_style_by_name(trained: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     ref = resolve_style("stripes", 0.5, trained)
     assert ref.base_model == "tiny" and ref.weight == 0.5 and Path(ref.path).is_file()
+    with pytest.raises(InputError, match="outside"):
+        resolve_style("stripes", 7.0, trained)
     with pytest.raises(InputError, match="no style named 'nope'; trained styles: stripes") as caught:
         resolve_style("nope", 1.0, trained)
     assert caught.value.status == 400
+
+    shot = write_shot(tmp_path / "shot", frames=2, width=64, height=48)
+    command = ["stylize", str(shot), "--prompt", "strp, a tower", "--model", "tiny", "--steps", "2",
+               "--width", "64", "--height", "48", "--data-dir", str(trained)]
+    assert main([*command, "--style", "stripes:0.8", "--out", str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0001.png", "0002.png"]
+    assert main([*command, "--style", "nope"]) == 2
+    assert "no style named 'nope'" in capsys.readouterr().err
 
 
 def test_cancel_mid_training_leaves_no_style(data_dir: Path, art: Path) -> None:
