@@ -10,6 +10,7 @@ suggestion, and the memory is released so the next job runs normally.
 from __future__ import annotations
 
 import gc
+import traceback
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
@@ -79,13 +80,15 @@ def release_memory(device: torch.device) -> None:
 def out_of_memory_as_error(device: torch.device, what: str) -> Iterator[None]:
     """Turn an out-of-memory error into an EngineError that says what to change, after freeing the memory.
 
-    The original exception is dropped before the new one is raised: its
-    traceback would keep every tensor of the failed step alive.
+    The failed step's frames are cleared before the new error is raised: the
+    out-of-memory traceback holds every tensor of that step, and would keep
+    them (tens of GB) allocated until some later garbage collection.
     """
     failed = False
     try:
         yield
-    except torch.OutOfMemoryError:
+    except torch.OutOfMemoryError as exc:
+        traceback.clear_frames(exc.__traceback__)
         failed = True
     if failed:
         release_memory(device)
