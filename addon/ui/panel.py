@@ -44,6 +44,36 @@ def _draw_job(layout: bpy.types.UILayout, context: bpy.types.Context, status: bp
         _wrapped(layout, context, status.message or status.state, JOB_ICONS.get(status.state, "INFO"))
 
 
+def _draw_server(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """The last health check's verdict; when no server answers, the button that starts one."""
+    status = jobs.STATUS
+    box = layout.box()
+    if status.state == "connected":
+        box.label(text=status.message, icon=STATUS_ICONS["connected"])
+        return
+    _wrapped(box, context, status.message, STATUS_ICONS.get(status.state, "ERROR"))
+    problem = server_process.exit_problem()
+    if problem:
+        _wrapped(box, context, problem, "CONSOLE")
+    if status.state in ("not_running", "unknown"):
+        box.operator("underpaint.start_server", icon="PLAY")
+
+
+def _draw_range(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
+    """Which frames Stylize paints: the custom range when on, else what the scene says."""
+    scene = context.scene
+    settings = scene.underpaint
+    row = layout.row(align=True)
+    row.prop(settings, "use_custom_range", text="")
+    if settings.use_custom_range:
+        row.prop(settings, "frame_start")
+        row.prop(settings, "frame_end")
+    elif scene.use_preview_range:
+        row.label(text=f"Preview range {scene.frame_preview_start}-{scene.frame_preview_end}")
+    else:
+        row.label(text=f"Scene range {scene.frame_start}-{scene.frame_end}")
+
+
 class UNDERPAINT_UL_takes(bpy.types.UIList):
     """One row per take: prompt, seed, model, style, time and parent."""
 
@@ -72,7 +102,7 @@ class UNDERPAINT_PT_main(bpy.types.Panel):
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.underpaint
         layout = self.layout
-        self._draw_server(layout, context)
+        _draw_server(layout, context)
 
         column = layout.column(align=True)
         column.prop(settings, "prompt_text", text="Prompt Text")
@@ -108,7 +138,7 @@ class UNDERPAINT_PT_main(bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "steps")
         row.prop(settings, "guidance")
-        self._draw_range(layout, context)
+        _draw_range(layout, context)
 
         running = jobs.busy(context.scene.name)
         row = layout.row()
@@ -116,32 +146,6 @@ class UNDERPAINT_PT_main(bpy.types.Panel):
         row.enabled = not running
         row.operator("underpaint.stylize_shot", icon="BRUSHES_ALL")
         _draw_job(layout, context, settings.job, "job")
-
-    def _draw_server(self, layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
-        status = jobs.STATUS
-        box = layout.box()
-        if status.state == "connected":
-            box.label(text=status.message, icon=STATUS_ICONS["connected"])
-            return
-        _wrapped(box, context, status.message, STATUS_ICONS.get(status.state, "ERROR"))
-        problem = server_process.exit_problem()
-        if problem:
-            _wrapped(box, context, problem, "CONSOLE")
-        if status.state in ("not_running", "unknown"):
-            box.operator("underpaint.start_server", icon="PLAY")
-
-    def _draw_range(self, layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
-        scene = context.scene
-        settings = scene.underpaint
-        row = layout.row(align=True)
-        row.prop(settings, "use_custom_range", text="")
-        if settings.use_custom_range:
-            row.prop(settings, "frame_start")
-            row.prop(settings, "frame_end")
-        elif scene.use_preview_range:
-            row.label(text=f"Preview range {scene.frame_preview_start}-{scene.frame_preview_end}")
-        else:
-            row.label(text=f"Scene range {scene.frame_start}-{scene.frame_end}")
 
 
 class UNDERPAINT_PT_takes(bpy.types.Panel):
