@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import bpy
@@ -212,3 +213,39 @@ def test_demo_scene_exports_a_valid_package(addon: str, tmp_path: Path) -> None:
     assert sorted(info["rig_type"] for info in shot["armatures"]) == ["mixamo", "rigify"]
     assert len(pose["frames"]) == 3 and all(len(frame["armatures"]) == 2 for frame in pose["frames"])
     assert {"Floor", "Backdrop", "Cube", "Sphere"} <= {entry["name"].split(".")[0] for entry in shot["objects"]}
+
+
+def test_joint_override_panel_list_and_operators(addon: str, rigs: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Shot Export panel names the rig found, lists the overrides, and its buttons add and remove them."""
+    from test_stylize_panel import RecordingLayout, draw
+
+    armature = rigs["mixamo"]
+    context = SimpleNamespace(scene=bpy.context.scene, object=armature)
+    drawn = draw(bpy.types.UNDERPAINT_PT_export, context)
+    assert ("operator", "underpaint.export_shot") in drawn
+    assert ("label", "Pose: mixamo, 16 of 18 joints") in drawn
+    assert ("list", "joints") in drawn
+    with bpy.context.temp_override(object=armature, active_object=armature):
+        assert bpy.ops.underpaint.joint_override_add() == {"FINISHED"}
+        pose_map = armature.underpaint_pose
+        pose_map.joints[0].joint, pose_map.joints[0].bone = "right_ear", "mixamorig:Head"
+        assert ("label", "Pose: custom, 17 of 18 joints") in draw(bpy.types.UNDERPAINT_PT_export, context)
+
+        def prop_search(self: RecordingLayout, data: Any, name: str, search_data: Any, search_name: str,
+                        **_kw: Any) -> None:
+            assert name in data.bl_rna.properties and search_name in search_data.bl_rna.properties
+            self.record.append(("prop_search", name))
+
+        monkeypatch.setattr(RecordingLayout, "prop_search", prop_search, raising=False)
+        row = RecordingLayout()
+        bpy.types.UNDERPAINT_UL_joint_overrides.draw_item(
+            SimpleNamespace(), context, row, pose_map, pose_map.joints[0], 0, pose_map, "active_joint", 0, 0)
+        assert row.record == [("prop", "joint"), ("prop_search", "bone"), ("prop", "use_tail")]
+        pose_map.joints[0].bone = "mixamorig:Missing"
+        assert any(kind == "label" and "Missing" in text
+                   for kind, text in draw(bpy.types.UNDERPAINT_PT_export, context))
+        assert bpy.ops.underpaint.joint_override_remove() == {"FINISHED"}
+        assert len(pose_map.joints) == 0
+    not_armature = SimpleNamespace(scene=bpy.context.scene, object=None)
+    assert ("label", "Select an armature to check its pose joints") in draw(bpy.types.UNDERPAINT_PT_export,
+                                                                              not_armature)
