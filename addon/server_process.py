@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import ipaddress
+import os
 import shlex
 import subprocess
 import tempfile
@@ -20,6 +21,8 @@ from urllib.parse import urlsplit
 from . import client as api
 
 LOOPBACK_NAMES = ("localhost",)
+# `underpaint serve` reads its access token from here when no --token is given.
+TOKEN_ENV = "UNDERPAINT_TOKEN"
 STOP_TIMEOUT_SECONDS = 5.0
 
 _process: subprocess.Popen[bytes] | None = None
@@ -39,7 +42,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def command_line(backend_command: str, server_url: str, token: str = "", data_dir: str = "") -> list[str]:
+def command_line(backend_command: str, server_url: str, data_dir: str = "") -> list[str]:
     """The argv that serves `server_url` (which must be on this machine) with `backend_command`."""
     parts = urlsplit(server_url)
     host, port = parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80)
@@ -55,8 +58,6 @@ def command_line(backend_command: str, server_url: str, token: str = "", data_di
     if not argv:
         raise StartError("No backend command: set the `underpaint` executable in the add-on preferences.")
     argv += ["serve", "--host", host if host != "localhost" else "127.0.0.1", "--port", str(port)]
-    if token:
-        argv += ["--token", token]
     if data_dir:
         argv += ["--data-dir", data_dir]
     return argv
@@ -68,11 +69,17 @@ def start(backend_command: str, server_url: str, token: str = "", data_dir: str 
     if is_running():
         assert _process is not None
         return _process
-    argv = command_line(backend_command, server_url, token, data_dir)
+    argv = command_line(backend_command, server_url, data_dir)
+    # The token travels in the environment, not on the command line, where any user's `ps` would show it;
+    # without one, a token set in Blender's own environment must not lock the add-on out.
+    environment = {name: value for name, value in os.environ.items() if name != TOKEN_ENV}
+    if token:
+        environment[TOKEN_ENV] = token
     _log_path = Path(tempfile.gettempdir()) / f"underpaint-serve-{urlsplit(server_url).port}.log"
     log = _log_path.open("wb")
     try:
-        _process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        _process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                    env=environment)
     except OSError as exc:
         raise StartError(
             f"Cannot run the backend command {argv[0]!r} ({exc.strerror or exc}): set the path to the `underpaint` "

@@ -362,8 +362,9 @@ def test_killed_server_fails_the_job_and_keeps_the_previous_take(
     addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server,
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """'Start Local Server' starts a second server; it is killed (-9) while it paints."""
+    """'Start Local Server' starts a second server (with an access token); it is killed (-9) while it paints."""
     jobs, results, server_process = modules["jobs"], modules["results"], modules["server_process"]
+    client_module = sys.modules[jobs.__name__.rsplit(".", 1)[0] + ".client"]
     prefs = bpy.context.preferences.addons[addon].preferences
     settings = scene.underpaint
     previous = settings.takes[settings.active_take]
@@ -371,10 +372,13 @@ def test_killed_server_fails_the_job_and_keeps_the_previous_take(
     monkeypatch.setenv("UNDERPAINT_DATA_DIR", str(tmp_path / "second-server"))
     prefs.server_url = f"http://127.0.0.1:{free_port()}"
     prefs.backend_command = f"{BACKEND_PYTHON} -m underpaint.cli"
+    prefs.token = "s3cret"
     settings.steps = 40
     try:
         assert run_op(scene, "start_server") == {"FINISHED"}  # background mode: waits until it answers
         assert server_process.is_running()
+        assert jobs.health_result(client_module.Client(prefs.server_url))["state"] == "wrong_token"
+        assert jobs.health_result(jobs.preferences_client())["state"] == "connected"
         run_op(scene, "stylize_shot", run_mode="TIMERS")
         job = started_job(jobs, scene)
         while job.state not in ("running", "queued") and not job.finished:
@@ -384,7 +388,7 @@ def test_killed_server_fails_the_job_and_keeps_the_previous_take(
         durations = drive_ticks(jobs, job, timeout=60)
     finally:
         server_process.stop()
-        prefs.server_url = server.url
+        prefs.server_url, prefs.token = server.url, ""
         settings.steps = 2
 
     assert max(durations) < TICK_BUDGET_SECONDS

@@ -109,3 +109,35 @@ def test_takes_and_styles_panels_draw_with_a_take(addon: str, context: SimpleNam
     finally:
         settings.takes.remove(settings.active_take)
         settings.active_take = len(settings.takes) - 1
+
+
+def test_what_stylize_sends_follows_the_panel(addon: str) -> None:
+    ops = sys.modules[f"{addon}.ui.stylize_ops"]
+    settings = bpy.context.scene.underpaint
+    text = bpy.data.texts.new("long prompt")
+    text.from_string("a rainy street at dusk,\nink and watercolour\n")
+    settings.prompt, settings.prompt_text = "ignored while a text block is chosen", text
+    settings.seed, settings.seed_lock = 5, False
+    settings.use_normal, settings.use_pose, settings.depth_weight = False, True, 0.5
+    settings.style, settings.style_strength = "inkwash", 0.7
+    try:
+        params = ops.paint_params(settings)
+        assert params["prompt"] == "a rainy street at dusk,\nink and watercolour"
+        assert params["seed"] == settings.seed and settings.seed != 5  # unlocked: a new seed, shown in the panel
+        assert params["controls"] == {"depth": {"weight": 0.5, "start": 0.0, "end": 1.0},
+                                      "pose": {"weight": 1.0, "start": 0.0, "end": 1.0}}
+        assert params["styles"] == [{"name": "inkwash", "weight": 0.7}]
+        settings.seed_lock = True
+        assert ops.paint_params(settings)["seed"] == settings.seed
+        take = settings.takes.add()
+        take.name = "shot-001"
+        edit = ops.edit_params(settings, take)
+        assert edit["parent_take"] == "shot-001" and "width" not in edit and "height" not in edit
+        settings.takes.remove(len(settings.takes) - 1)
+        settings.prompt_text, settings.prompt = None, "  "
+        with pytest.raises(ops.UserError, match="Write a prompt"):
+            ops.paint_params(settings)
+    finally:
+        settings.prompt_text, settings.style = None, ""
+        settings.depth_weight, settings.use_normal = 1.0, False
+        bpy.data.texts.remove(text)
