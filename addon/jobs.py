@@ -14,18 +14,12 @@ loads it into the scene). A tick only copies values, so it stays short.
 In background mode (`blender -b`, the `bpy` module) timers never fire, so
 `run_to_completion` calls the very same `tick()` in a loop until the job ends,
 printing progress lines: a render farm stylizes through identical code.
-
-The server's health is watched the same way: `tick()` starts a small check
-thread every few seconds while Blender has a UI, so the panel can say
-"connected", "not running", "wrong token" or "version mismatch" without a
-network call on the main thread.
+The same tick also keeps the panel's server status fresh (`server_status`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 import queue
 import threading
 import time
@@ -38,14 +32,14 @@ from typing import Any
 import bpy
 
 from . import client as api
-from . import preferences
+from .files import frame_path, fresh_folder, package_files, sha256_file
+from .server_status import STATUS, preferences_client
 
 # "exporting" happens before a Job exists (the passes render on the main thread); the rest are Job states.
 STATES_ACTIVE = ("exporting", "checking", "uploading", "queued", "running", "downloading")
 STATES_FINAL = ("done", "failed", "cancelled")
 SERVER_FINAL = ("done", "failed", "cancelled")
 TICK_SECONDS = 0.1
-STATUS_EVERY_SECONDS = 3.0
 # A dropped connection is retried this often, RECONNECT_PAUSE_SECONDS apart, before the job is failed.
 RECONNECT_TRIES = 4
 RECONNECT_PAUSE_SECONDS = 0.5
@@ -317,58 +311,6 @@ class Job:
                    message=f"Take {take_id}: {len(frames)} frames")
 
 
-# -- files ----------------------------------------------------------------------------------------
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def package_files(package: Path) -> tuple[str, dict[str, Path]]:
-    """(sha256 of shot.json, sha256 -> path of every file to upload) for a shot package folder.
-
-    shot.json lists every other file with its hash, so the server can assemble the package from blobs.
-    """
-    shot_json = package / "shot.json"
-    shot = json.loads(shot_json.read_text(encoding="utf-8"))
-    files = {sha256_file(shot_json): shot_json}
-    listed: list[dict[str, str]] = [f["passes"] for f in shot["frames"]]
-    listed += [f["color"] for f in shot["frames"] if f.get("color")]
-    if shot.get("pose"):
-        listed.append(shot["pose"])
-    for entry in listed:
-        files[entry["sha256"]] = package / entry["path"]
-    return next(iter(files)), files
-
-
-def safe_name(text: str) -> str:
-    """A name usable as one folder: what the server sends is never trusted as a path."""
-    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".")
-    return cleaned or "_"
-
-
-def fresh_folder(parent: Path, take_id: str) -> Path:
-    """`parent/<take id>`, or `<take id>-2`, ... when that folder already holds frames.
-
-    Take ids are unique per server: a second server (or a reset data folder) starts counting
-    again, and its takes must never overwrite the frames of an earlier one.
-    """
-    base = safe_name(take_id)
-    candidate, number = parent / base, 1
-    while candidate.is_dir() and any(candidate.iterdir()):
-        number += 1
-        candidate = parent / f"{base}-{number}"
-    return candidate
-
-
-def frame_path(folder: Path, frame: int) -> Path:
-    """`####.png`, Blender's own frame-number padding, so image sequences line up with frames."""
-    return folder / f"{frame:04d}.png"
-
-
 # -- the one timer --------------------------------------------------------------------------------
 
 _JOBS: dict[str, Job] = {}
@@ -440,12 +382,6 @@ def run_to_completion(job: Job, print_progress: bool = True, poll_seconds: float
         time.sleep(poll_seconds)
 
 
-def preferences_client(context: bpy.types.Context | None = None) -> api.Client:
-    """A client for the server in the add-on preferences (address normalised, token as typed)."""
-    prefs = preferences.get(context)
-    return api.Client(preferences.normalize_server_url(prefs.server_url), prefs.token.strip())
-
-
 def _ensure_timer() -> None:
     if not bpy.app.timers.is_registered(tick):
         bpy.app.timers.register(tick, first_interval=TICK_SECONDS, persistent=True)
@@ -460,100 +396,6 @@ def _redraw() -> None:
         for area in window.screen.areas:
             if area.type in ("VIEW_3D", "STATUSBAR", "SEQUENCE_EDITOR", "PROPERTIES"):
                 area.tag_redraw()
-
-
-# -- server health, watched off the main thread -------------------------------------------------------
-
-@dataclass
-class ServerStatus:
-    """What the panel shows about the server. `state`: unknown | connected | not_running | wrong_token |
-    version_mismatch | error. Written by `apply()` on the main thread only."""
-
-    state: str = "unknown"
-    message: str = "Not checked yet"
-    version: str = ""
-    device: str = ""
-    models: list[dict[str, Any]] = field(default_factory=list)
-    default_model: str = ""
-    styles: list[str] = field(default_factory=list)
-    client: api.Client | None = None
-    _checked_at: float = 0.0
-    _thread: threading.Thread | None = None
-    _results: queue.SimpleQueue[dict[str, Any]] = field(default_factory=queue.SimpleQueue)
-
-    def request(self, client: api.Client) -> None:
-        """Watch this server (the add-on preferences' address and token); check it soon."""
-        if self.client != client:
-            self.client = client
-            self._checked_at = 0.0
-
-    def recheck(self) -> None:
-        """Check again at the next tick (after starting a server, changing the address, ...)."""
-        self._checked_at = 0.0
-
-    def maybe_check(self) -> None:
-        if self.client is None or (self._thread is not None and self._thread.is_alive()):
-            return
-        if time.monotonic() - self._checked_at < STATUS_EVERY_SECONDS:
-            return
-        self._checked_at = time.monotonic()
-        self._thread = threading.Thread(target=self._check, args=(self.client,), daemon=True,
-                                        name="underpaint-health")
-        self._thread.start()
-
-    def check_now(self, client: api.Client) -> None:
-        """Check synchronously (background mode only, where there is no UI to freeze)."""
-        self.client = client
-        self._check(client)
-        self.apply()
-
-    def _check(self, client: api.Client) -> None:
-        self._results.put(health_result(client))
-
-    def apply(self) -> bool:
-        changed = False
-        while True:
-            try:
-                result = self._results.get_nowait()
-            except queue.Empty:
-                return changed
-            changed = True
-            for name, value in result.items():
-                setattr(self, name, value)
-
-    def model_names(self) -> list[str]:
-        return [str(m.get("name")) for m in self.models]
-
-
-def health_result(client: api.Client) -> dict[str, Any]:
-    """One health check as the fields of `ServerStatus` (runs in a worker thread)."""
-    quick = api.Client(client.base_url, client.token, timeout=min(client.timeout, 3.0))
-    try:
-        info = quick.health()
-    except api.VersionMismatch as exc:
-        return {"state": "version_mismatch", "message": str(exc)}
-    except api.WrongToken as exc:
-        return {"state": "wrong_token", "message": str(exc)}
-    except api.ServerNotRunning as exc:
-        return {"state": "not_running", "message": str(exc)}
-    except api.ServerError as exc:
-        return {"state": "error", "message": str(exc)}
-    try:
-        styles = [str(s.get("name")) for s in quick.styles()]
-    except api.ServerError:
-        styles = []
-    return {
-        "state": "connected",
-        "message": f"Connected: Underpaint {info.get('version')} on {info.get('device')}",
-        "version": str(info.get("version", "")),
-        "device": str(info.get("device", "")),
-        "models": list(info.get("models", [])),
-        "default_model": str(info.get("default_model") or ""),
-        "styles": styles,
-    }
-
-
-STATUS = ServerStatus()
 
 
 @bpy.app.handlers.persistent

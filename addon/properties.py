@@ -41,15 +41,15 @@ class UNDERPAINT_PG_job(bpy.types.PropertyGroup):
 
 
 def _search_models(_self: bpy.types.PropertyGroup, _context: bpy.types.Context, _text: str) -> list[str]:
-    from . import jobs  # the server's model sets, as last reported by its health check
+    from . import server_status  # the server's model sets, as last reported by its health check
 
-    return jobs.STATUS.model_names()
+    return server_status.STATUS.model_names()
 
 
 def _search_styles(_self: bpy.types.PropertyGroup, _context: bpy.types.Context, _text: str) -> list[str]:
-    from . import jobs
+    from . import server_status
 
-    return list(jobs.STATUS.styles)
+    return list(server_status.STATUS.styles)
 
 
 class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):

@@ -21,7 +21,8 @@ from typing import Any
 import bpy
 
 from . import compat, preferences
-from .jobs import Job, frame_path, safe_name
+from .files import frame_path, safe_name
+from .jobs import Job
 
 # Custom properties that tag the images and strips this add-on owns, with the shot they show.
 SHOT_KEY = "underpaint_shot"

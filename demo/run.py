@@ -74,8 +74,8 @@ def choose_model() -> dict[str, object]:
     Without weights the server's default falls back to a tiny random set; the set the demo would
     rather use is then the first real one the server lists.
     """
-    jobs = sys.modules[f"{ADDON}.jobs"]
-    info = jobs.preferences_client().health()
+    status = sys.modules[f"{ADDON}.server_status"]
+    info = status.preferences_client().health()
     default = str(info.get("default_model") or "")
     if default and not default.startswith(TINY_PREFIX):
         print(f"Painting with the default model set {default!r}.", flush=True)

@@ -2,7 +2,7 @@
 status bar.
 
 Drawing never talks to the server: the server's state comes from the last
-health check (`jobs.STATUS`), a job's progress from the scene's settings,
+health check (`server_status.STATUS`), a job's progress from the scene's settings,
 both written by the add-on's timer.
 """
 
@@ -12,7 +12,7 @@ import textwrap
 
 import bpy
 
-from .. import jobs, server_process
+from .. import jobs, server_process, server_status
 
 STATUS_ICONS = {
     "connected": "CHECKMARK",
@@ -46,7 +46,7 @@ def _draw_job(layout: bpy.types.UILayout, context: bpy.types.Context, status: bp
 
 def _draw_server(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
     """The last health check's verdict; when no server answers, the button that starts one."""
-    status = jobs.STATUS
+    status = server_status.STATUS
     box = layout.box()
     if status.state == "connected":
         box.label(text=status.message, icon=STATUS_ICONS["connected"])
@@ -193,8 +193,8 @@ class UNDERPAINT_PT_styles(bpy.types.Panel):
         row.enabled = not jobs.busy(context.scene.name, "style_job")
         row.operator("underpaint.train_style", icon="OUTLINER_OB_IMAGE")
         _draw_job(layout, context, settings.style_job, "style_job")
-        if jobs.STATUS.styles:
-            _wrapped(layout, context, "Styles: " + ", ".join(jobs.STATUS.styles))
+        if server_status.STATUS.styles:
+            _wrapped(layout, context, "Styles: " + ", ".join(server_status.STATUS.styles))
 
 
 def draw_status_bar(self: bpy.types.Header, context: bpy.types.Context) -> None:

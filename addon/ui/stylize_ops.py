@@ -11,7 +11,6 @@ it runs the same job to completion before returning.
 
 from __future__ import annotations
 
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -20,7 +19,9 @@ from typing import Any
 import bpy
 
 from .. import client as api
-from .. import jobs, preferences, results, server_process
+from .. import jobs, preferences, results, server_process, server_status
+from . import job_params
+from .job_params import UserError
 
 RUN_MODES = (
     ("AUTO", "Auto", "Wait for the result in background mode, follow it with timers when Blender has a UI"),
@@ -36,102 +37,13 @@ FOLLOW_SECONDS = 0.25
 SERVER_UNUSABLE = ("not_running", "wrong_token", "version_mismatch", "error")
 
 
-class UserError(Exception):
-    """Something the artist must change before the job can start; the message says what."""
-
-
-# -- what a job sends ------------------------------------------------------------------------------------
-
-def prompt_of(settings: Any) -> str:
-    """The prompt: the text block's contents when one is chosen, else the one-line prompt."""
-    if settings.prompt_text is not None:
-        return settings.prompt_text.as_string().strip()
-    return settings.prompt.strip()
-
-
-def paint_params(settings: Any) -> dict[str, Any]:
-    """The stylize parameters from the panel (also the overrides of re-render and refine)."""
-    prompt = prompt_of(settings)
-    if not prompt:
-        raise UserError("Write a prompt first: what should the painted shot look like?")
-    if settings.width % 8 or settings.height % 8:
-        raise UserError(f"Width and height must be multiples of 8 (now {settings.width} x {settings.height}).")
-    if not settings.seed_lock:
-        settings.seed = random.randrange(0, 2**31 - 1)
-    controls = {
-        name: {"weight": round(getattr(settings, f"{name}_weight"), 4), "start": 0.0, "end": 1.0}
-        for name in ("depth", "normal", "pose") if getattr(settings, f"use_{name}")
-    }
-    params: dict[str, Any] = {
-        "prompt": prompt,
-        "negative_prompt": settings.negative_prompt,
-        "seed": settings.seed,
-        "steps": settings.steps,
-        "guidance": round(settings.guidance, 4),
-        "width": settings.width,
-        "height": settings.height,
-        "controls": controls,
-        "use_color": settings.use_color,
-        "strength": round(settings.strength, 4),
-        "styles": [{"name": settings.style, "weight": round(settings.style_strength, 4)}] if settings.style else [],
-    }
-    return params
-
-
-def edit_params(settings: Any, take: Any) -> dict[str, Any]:
-    """An edit of `take`: the panel's paint settings override the parent's, except its size (kept)."""
-    params = paint_params(settings)
-    del params["width"], params["height"]
-    return params | {"parent_take": take.name}
-
-
-def shot_range(scene: bpy.types.Scene) -> tuple[int, int]:
-    """Frames to stylize: the panel's custom range, else the preview range when on, else the scene's range."""
-    settings = scene.underpaint
-    if settings.use_custom_range:
-        start, end = settings.frame_start, settings.frame_end
-    elif scene.use_preview_range:
-        start, end = scene.frame_preview_start, scene.frame_preview_end
-    else:
-        start, end = scene.frame_start, scene.frame_end
-    if end < start:
-        raise UserError(f"The frame range {start}-{end} is empty: its end comes before its start.")
-    return start, end
-
-
-def edit_range(scene: bpy.types.Scene) -> tuple[int, int] | None:
-    """The frames an edit targets: the preview range when on, else the span of the selected timeline markers."""
-    if scene.use_preview_range:
-        return scene.frame_preview_start, scene.frame_preview_end
-    selected = [m.frame for m in scene.timeline_markers if m.select]
-    return (min(selected), max(selected)) if selected else None
-
-
-def refine_objects(context: bpy.types.Context) -> list[str]:
-    """Names of the objects to repaint: the selection, with a selected armature standing for its meshes."""
-    names: list[str] = []
-    for obj in context.view_layer.objects.selected:
-        if obj.type == "ARMATURE":
-            names += [child.name for child in obj.children_recursive if child.type == "MESH"]
-        elif obj.type not in ("CAMERA", "LIGHT", "EMPTY", "SPEAKER", "LIGHT_PROBE"):
-            names.append(obj.name)
-    return sorted(set(names))
-
-
-def active_take(scene: bpy.types.Scene) -> Any:
-    settings = scene.underpaint
-    if not 0 <= settings.active_take < len(settings.takes):
-        raise UserError("There is no active take: Stylize the shot first, or load a take from the list.")
-    return settings.takes[settings.active_take]
-
-
 def check_server(client: api.Client, wait: bool, model: str | None) -> None:
     """Refuse to start (before a long export) when the server or the model set is known to be unusable.
 
     In background mode the check is made now (there is no UI to freeze); with a UI the
     panel's last health check, a few seconds old at most, decides. The worker checks again.
     """
-    status = jobs.STATUS
+    status = server_status.STATUS
     if wait:
         status.check_now(client)
     if status.client != client:
@@ -266,7 +178,7 @@ class _ShotJobOperator(_JobOperator):
     def job_model(self, context: bpy.types.Context) -> str | None:
         """The model set the job paints with (None: the server's default)."""
         if self.kind in jobs.EDIT_KINDS:
-            return active_take(context.scene).model or None
+            return job_params.active_take(context.scene).model or None
         return context.scene.underpaint.model.strip() or None
 
     def plan(self, context: bpy.types.Context, wait: bool) -> ShotPlan:
@@ -276,7 +188,7 @@ class _ShotJobOperator(_JobOperator):
         if scene.camera is None:
             raise UserError("The scene has no camera: add one and make it the scene camera (Ctrl Numpad 0).")
         folder = results.shot_folder(scene, context)
-        client = jobs.preferences_client(context)
+        client = server_status.preferences_client(context)
         model = self.job_model(context)
         check_server(client, wait, model)
         params, frames = self.job_params(context)
@@ -359,7 +271,7 @@ class UNDERPAINT_OT_stylize_shot(_ShotJobOperator, bpy.types.Operator):
     kind = "stylize"
 
     def job_params(self, context: bpy.types.Context) -> tuple[dict[str, Any], tuple[int, int]]:
-        return paint_params(context.scene.underpaint), shot_range(context.scene)
+        return job_params.paint_params(context.scene.underpaint), job_params.shot_range(context.scene)
 
 
 class UNDERPAINT_OT_rerender_range(_ShotJobOperator, bpy.types.Operator):
@@ -374,15 +286,17 @@ class UNDERPAINT_OT_rerender_range(_ShotJobOperator, bpy.types.Operator):
 
     def job_params(self, context: bpy.types.Context) -> tuple[dict[str, Any], tuple[int, int]]:
         scene = context.scene
-        take = active_take(scene)
-        frames = (self.frame_start, self.frame_end) if self.frame_end >= self.frame_start else edit_range(scene)
+        take = job_params.active_take(scene)
+        chosen = (self.frame_start, self.frame_end) if self.frame_end >= self.frame_start else None
+        frames = chosen or job_params.edit_range(scene)
         if frames is None:
             raise UserError("Set a preview range in the timeline (Ctrl P), or select markers, "
                             "to say which frames to re-render.")
         if frames[0] < take.frame_start or frames[1] > take.frame_end:
             raise UserError(f"Frames {frames[0]}-{frames[1]} lie outside the active take "
                             f"({take.frame_start}-{take.frame_end}).")
-        return edit_params(scene.underpaint, take) | {"frames": list(frames)}, (take.frame_start, take.frame_end)
+        params = job_params.edit_params(scene.underpaint, take) | {"frames": list(frames)}
+        return params, (take.frame_start, take.frame_end)
 
 
 class UNDERPAINT_OT_refine_region(_ShotJobOperator, bpy.types.Operator):
@@ -394,14 +308,14 @@ class UNDERPAINT_OT_refine_region(_ShotJobOperator, bpy.types.Operator):
 
     def job_params(self, context: bpy.types.Context) -> tuple[dict[str, Any], tuple[int, int]]:
         scene = context.scene
-        take = active_take(scene)
-        names = refine_objects(context)
+        take = job_params.active_take(scene)
+        names = job_params.refine_objects(context)
         if not names:
             raise UserError("Select the objects to refine: their pixels in the take are painted again.")
-        params = edit_params(scene.underpaint, take) | {
+        params = job_params.edit_params(scene.underpaint, take) | {
             "mask": {"objects": names, "dilate": scene.underpaint.mask_dilate},
         }
-        frames = edit_range(scene) if scene.use_preview_range else None
+        frames = job_params.edit_range(scene) if scene.use_preview_range else None
         if frames is not None:
             params["frames"] = [max(frames[0], take.frame_start), min(frames[1], take.frame_end)]
         return params, (take.frame_start, take.frame_end)
@@ -439,7 +353,7 @@ class UNDERPAINT_OT_load_take(_JobOperator, bpy.types.Operator):
         request = jobs.JobRequest(kind="fetch", scene=scene.name, take=entry.name,
                                   frames_folder=Path(entry.directory), label=f"Load take {entry.name}")
         index = self._index
-        return jobs.Job(request, jobs.preferences_client(context),
+        return jobs.Job(request, server_status.preferences_client(context),
                         on_done=lambda job: results.show_take(bpy.data.scenes[job.request.scene], index))
 
 
@@ -482,7 +396,7 @@ class UNDERPAINT_OT_train_style(_JobOperator, bpy.types.Operator):
                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES + (".txt",)}
         if not any(p.suffix.lower() in IMAGE_SUFFIXES for p in files.values()):
             raise UserError(f"{folder} holds no images ({', '.join(IMAGE_SUFFIXES)}).")
-        client = jobs.preferences_client(context)
+        client = server_status.preferences_client(context)
         model = context.scene.underpaint.model.strip() or None
         check_server(client, wait, model)
         params = {"name": name, "steps": self.steps, "rank": self.rank, "resolution": self.resolution,
@@ -494,7 +408,7 @@ class UNDERPAINT_OT_train_style(_JobOperator, bpy.types.Operator):
 
 def _style_trained(job: jobs.Job) -> None:
     """`on_done` of style training: the new style joins the panel's list and becomes the chosen style."""
-    jobs.STATUS.styles = [str(s.get("name")) for s in job.result.get("styles", [])]
+    server_status.STATUS.styles = [str(s.get("name")) for s in job.result.get("styles", [])]
     scene = bpy.data.scenes.get(job.request.scene)
     if scene is not None:
         scene.underpaint.style = str(job.request.params["name"])
@@ -539,14 +453,14 @@ class UNDERPAINT_OT_start_server(bpy.types.Operator):
     def execute(self, context: bpy.types.Context) -> set[str]:
         prefs = preferences.get(context)
         try:
-            client = jobs.preferences_client(context)
+            client = server_status.preferences_client(context)
             server_process.start(prefs.backend_command, client.base_url, client.token)
             if self.run_mode == "WAIT" or (self.run_mode == "AUTO" and bpy.app.background):
                 server_process.wait_until_ready(client)
         except (server_process.StartError, ValueError) as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        jobs.STATUS.recheck()
+        server_status.STATUS.recheck()
         self.report({"INFO"}, f"Starting the Underpaint server at {client.base_url}")
         return {"FINISHED"}
 

@@ -21,28 +21,33 @@ def jobs(addon: str) -> ModuleType:
 
 
 @pytest.fixture(scope="module")
+def files(addon: str) -> ModuleType:
+    return sys.modules[f"{addon}.files"]
+
+
+@pytest.fixture(scope="module")
 def client_module(addon: str) -> ModuleType:
     return sys.modules[f"{addon}.client"]
 
 
-def test_take_ids_from_the_server_never_leave_the_takes_folder(jobs: ModuleType, tmp_path: Path) -> None:
+def test_take_ids_from_the_server_never_leave_the_takes_folder(files: ModuleType, tmp_path: Path) -> None:
     for hostile in ("../../etc", "/abs/path", "a/b", "..", ""):
-        folder = jobs.fresh_folder(tmp_path, hostile)
+        folder = files.fresh_folder(tmp_path, hostile)
         assert folder.parent == tmp_path and folder.name not in ("", ".", "..")
 
 
-def test_a_second_server_reusing_a_take_id_gets_its_own_folder(jobs: ModuleType, tmp_path: Path) -> None:
-    first = jobs.fresh_folder(tmp_path, "shot-001")
+def test_a_second_server_reusing_a_take_id_gets_its_own_folder(files: ModuleType, tmp_path: Path) -> None:
+    first = files.fresh_folder(tmp_path, "shot-001")
     assert first == tmp_path / "shot-001"
     first.mkdir()
-    assert jobs.fresh_folder(tmp_path, "shot-001") == first  # empty: nothing to protect
-    jobs.frame_path(first, 1).write_bytes(b"png")
-    assert jobs.fresh_folder(tmp_path, "shot-001") == tmp_path / "shot-001-2"
+    assert files.fresh_folder(tmp_path, "shot-001") == first  # empty: nothing to protect
+    files.frame_path(first, 1).write_bytes(b"png")
+    assert files.fresh_folder(tmp_path, "shot-001") == tmp_path / "shot-001-2"
 
 
-def test_frames_are_named_like_blender_numbers_them(jobs: ModuleType, tmp_path: Path) -> None:
-    assert jobs.frame_path(tmp_path, 7).name == "0007.png"
-    assert jobs.frame_path(tmp_path, 12345).name == "12345.png"
+def test_frames_are_named_like_blender_numbers_them(files: ModuleType, tmp_path: Path) -> None:
+    assert files.frame_path(tmp_path, 7).name == "0007.png"
+    assert files.frame_path(tmp_path, 12345).name == "12345.png"
 
 
 def test_unreachable_server_fails_the_job_with_the_reason(

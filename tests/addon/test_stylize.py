@@ -95,7 +95,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def modules(addon: str) -> dict[str, ModuleType]:
-    return {name: sys.modules[f"{addon}.{name}"] for name in ("jobs", "results", "server_process")}
+    return {name: sys.modules[f"{addon}.{name}"] for name in ("jobs", "results", "server_process", "server_status")}
 
 
 @pytest.fixture(scope="module")
@@ -271,9 +271,9 @@ def test_server_status_is_checked_off_the_main_thread(
     modules: dict[str, ModuleType], server: Server
 ) -> None:
     """The panel's server line: a health check in a thread, taken in by a tick; then a dead address."""
-    jobs = modules["jobs"]
-    client_module = sys.modules[jobs.__name__.rsplit(".", 1)[0] + ".client"]
-    status = jobs.ServerStatus()
+    server_status = modules["server_status"]
+    client_module = sys.modules[server_status.__name__.rsplit(".", 1)[0] + ".client"]
+    status = server_status.ServerStatus()
     for url, expected in ((server.url, "connected"), (f"http://127.0.0.1:{free_port()}", "not_running")):
         status.request(client_module.Client(url))
         started = time.perf_counter()
@@ -364,6 +364,7 @@ def test_killed_server_fails_the_job_and_keeps_the_previous_take(
 ) -> None:
     """'Start Local Server' starts a second server (with an access token); it is killed (-9) while it paints."""
     jobs, results, server_process = modules["jobs"], modules["results"], modules["server_process"]
+    server_status = modules["server_status"]
     client_module = sys.modules[jobs.__name__.rsplit(".", 1)[0] + ".client"]
     prefs = bpy.context.preferences.addons[addon].preferences
     settings = scene.underpaint
@@ -377,8 +378,8 @@ def test_killed_server_fails_the_job_and_keeps_the_previous_take(
     try:
         assert run_op(scene, "start_server") == {"FINISHED"}  # background mode: waits until it answers
         assert server_process.is_running()
-        assert jobs.health_result(client_module.Client(prefs.server_url))["state"] == "wrong_token"
-        assert jobs.health_result(jobs.preferences_client())["state"] == "connected"
+        assert server_status.health_result(client_module.Client(prefs.server_url))["state"] == "wrong_token"
+        assert server_status.health_result(server_status.preferences_client())["state"] == "connected"
         run_op(scene, "stylize_shot", run_mode="TIMERS")
         job = started_job(jobs, scene)
         while job.state not in ("running", "queued") and not job.finished:
@@ -414,7 +415,7 @@ def write_png(path: Path, rng: np.random.Generator, size: int = 48) -> None:
 def test_train_style_from_a_folder_then_paint_with_it(
     scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server, tmp_path: Path
 ) -> None:
-    jobs = modules["jobs"]
+    server_status = modules["server_status"]
     rng = np.random.default_rng(3)
     for name in ("a", "b", "c"):
         write_png(tmp_path / f"{name}.png", rng)
@@ -425,7 +426,7 @@ def test_train_style_from_a_folder_then_paint_with_it(
     assert run_op(scene, "train_style", directory=str(tmp_path), name="testlook", steps=2, rank=2,
                   resolution=32) == {"FINISHED"}
     assert settings.style_job.state == "done", settings.style_job.message
-    assert settings.style == "testlook" and "testlook" in jobs.STATUS.styles
+    assert settings.style == "testlook" and "testlook" in server_status.STATUS.styles
     assert "testlook" in [s["name"] for s in server.get("/v1/styles")["styles"]]
 
     settings.style_strength = 0.5

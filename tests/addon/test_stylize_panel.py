@@ -112,7 +112,7 @@ def test_takes_and_styles_panels_draw_with_a_take(addon: str, context: SimpleNam
 
 
 def test_what_stylize_sends_follows_the_panel(addon: str) -> None:
-    ops = sys.modules[f"{addon}.ui.stylize_ops"]
+    ops = sys.modules[f"{addon}.ui.job_params"]
     settings = bpy.context.scene.underpaint
     text = bpy.data.texts.new("long prompt")
     text.from_string("a rainy street at dusk,\nink and watercolour\n")

@@ -1,0 +1,62 @@
+"""Where a job's files live on disk: shot packages to upload, and painted frames to keep.
+
+Frames are named by Blender frame number (`####.png`), so an image sequence
+lines up with the timeline; folder names that come from the server are made
+safe first and never overwrite an earlier take.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def package_files(package: Path) -> tuple[str, dict[str, Path]]:
+    """(sha256 of shot.json, sha256 -> path of every file to upload) for a shot package folder.
+
+    shot.json lists every other file with its hash, so the server can assemble the package from blobs.
+    """
+    shot_json = package / "shot.json"
+    shot = json.loads(shot_json.read_text(encoding="utf-8"))
+    files = {sha256_file(shot_json): shot_json}
+    listed: list[dict[str, str]] = [f["passes"] for f in shot["frames"]]
+    listed += [f["color"] for f in shot["frames"] if f.get("color")]
+    if shot.get("pose"):
+        listed.append(shot["pose"])
+    for entry in listed:
+        files[entry["sha256"]] = package / entry["path"]
+    return next(iter(files)), files
+
+
+def safe_name(text: str) -> str:
+    """A name usable as one folder: what the server sends is never trusted as a path."""
+    cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".")
+    return cleaned or "_"
+
+
+def fresh_folder(parent: Path, take_id: str) -> Path:
+    """`parent/<take id>`, or `<take id>-2`, ... when that folder already holds frames.
+
+    Take ids are unique per server: a second server (or a reset data folder) starts counting
+    again, and its takes must never overwrite the frames of an earlier one.
+    """
+    base = safe_name(take_id)
+    candidate, number = parent / base, 1
+    while candidate.is_dir() and any(candidate.iterdir()):
+        number += 1
+        candidate = parent / f"{base}-{number}"
+    return candidate
+
+
+def frame_path(folder: Path, frame: int) -> Path:
+    """`####.png`, Blender's own frame-number padding, so image sequences line up with frames."""
+    return folder / f"{frame:04d}.png"
