@@ -7,11 +7,14 @@ import ipaddress
 import os
 import socket
 import sys
+from pathlib import Path
+from typing import IO
 
 from underpaint.cli import add_data_dir_argument
 from underpaint.paths import data_dir
 
 TOKEN_ENV = "UNDERPAINT_TOKEN"
+LOCK_FILE = "server.lock"
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -51,6 +54,25 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
+def lock_data_dir(directory: Path) -> IO[str] | None:
+    """Hold an exclusive lock on the data dir while serving (None: another server holds it).
+
+    A second server on the same data would mark the first one's running jobs as interrupted at its
+    start. The OS drops the lock when the process dies, kill -9 included, so it never goes stale.
+    """
+    handle = (directory / LOCK_FILE).open("a")
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks; serve without the guard
+        return handle
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
 def run(args: argparse.Namespace) -> int:
     if not is_loopback(args.host) and not args.token:
         print(
@@ -65,6 +87,11 @@ def run(args: argparse.Namespace) -> int:
     from underpaint.api import ServerSettings, create_app
 
     directory = data_dir(args.data_dir)
+    lock = lock_data_dir(directory)
+    if lock is None:
+        print(f"underpaint serve: another underpaint server is already using {directory}; stop it or pass "
+              "another --data-dir", file=sys.stderr)
+        return 1
     try:
         sock = bind(args.host, args.port)
     except OSError as exc:
@@ -78,4 +105,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"Underpaint server on http://{shown}:{port}  (data: {directory})", flush=True)
     server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", timeout_graceful_shutdown=5))
     server.run(sockets=[sock])
+    lock.close()
     return 0

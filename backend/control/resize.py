@@ -42,11 +42,11 @@ class ResizePlan:
             raise InputError("invalid_params", f"unknown resize policy {policy!r}; use one of {POLICIES}")
         if policy == "crop":
             scale = max(tw / sw, th / sh)
-            bw, bh = min(sw, round(tw / scale)), min(sh, round(th / scale))
+            bw, bh = min(sw, max(1, round(tw / scale))), min(sh, max(1, round(th / scale)))
             x0, y0 = (sw - bw) // 2, (sh - bh) // 2
             return cls(policy, source_size, size, (x0, y0, x0 + bw, y0 + bh), (0, 0, tw, th))
         scale = min(tw / sw, th / sh)
-        iw, ih = min(tw, round(sw * scale)), min(th, round(sh * scale))
+        iw, ih = min(tw, max(1, round(sw * scale))), min(th, max(1, round(sh * scale)))
         x0, y0 = (tw - iw) // 2, (th - ih) // 2
         return cls(policy, source_size, size, (0, 0, sw, sh), (x0, y0, x0 + iw, y0 + ih))
 

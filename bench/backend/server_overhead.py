@@ -23,11 +23,16 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import psutil
 
+# Both sides paint with the same number of intra-op threads (the server process inherits this).
+# One by default: on a shared CPU, two-thread runs are decided by other processes' load, not by
+# the code measured. Set OMP_NUM_THREADS to compare at another count.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests" / "backend"))
 
@@ -51,9 +56,19 @@ def engine_alone(shot_dir: Path, engine: Engine, params: StylizeParams) -> tuple
     plan = plan_stylize(package, params, params.model)
     controls = make_controls(package, plan.frames, plan.resize, list(params.controls))
     request = paint_request(params, plan, controls, None, None)
-    started, cpu = time.perf_counter(), time.process_time()
-    painted = sum(len(chunk.frames) for chunk in engine.paint(request, lambda done, total: None))
-    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
+    result: list[tuple[float, float, int]] = []
+
+    def paint() -> None:
+        started, cpu = time.perf_counter(), time.process_time()
+        painted = sum(len(chunk.frames) for chunk in engine.paint(request, lambda done, total: None))
+        result.append((time.perf_counter() - started, time.process_time() - cpu, painted))
+
+    # On a worker thread, as the server paints: torch's intra-op threading differs between the main
+    # thread and others, and on a busy CPU that alone changes the time severalfold.
+    worker = threading.Thread(target=paint)
+    worker.start()
+    worker.join()
+    seconds, cpu_seconds, painted = result[0]
     assert painted == len(plan.frames)
     return seconds, cpu_seconds
 
@@ -88,7 +103,7 @@ def main() -> int:
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=2)
     parser.add_argument("--model", default="tiny")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     device = detect_devices()[0]
     load = os.getloadavg()
@@ -109,13 +124,15 @@ def main() -> int:
             for repeat in range(args.repeats):
                 engine_times.append(engine_alone(shot_dir, engine, params))
                 server_runs.append(through_server(client, process, shot, params, root / f"out{repeat}"))
+                print(f"  run {repeat + 1}: engine alone {engine_times[-1][0]:.2f} s, "
+                      f"server {server_runs[-1]['total']:.2f} s", flush=True)
     engine = statistics.median(wall for wall, _ in engine_times)
     engine_cpu = statistics.median(cpu for _, cpu in engine_times)
     total = statistics.median(r["total"] for r in server_runs)
     overhead = total / engine - 1.0
     run = sorted(server_runs, key=lambda r: r["total"])[len(server_runs) // 2]
     print(f"server overhead, {args.frames} frames {args.size}x{args.size}, {args.steps} steps, model set "
-          f"{args.model}, {device}, median of {args.repeats}")
+          f"{args.model}, {device}, {os.environ['OMP_NUM_THREADS']} intra-op thread(s), median of {args.repeats}")
     print(f"  load average before/after: {load[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"  engine alone (in-process paint)         {engine:8.2f} s wall  {engine_cpu:8.2f} s CPU")
     print(f"  server: submit -> all frames downloaded {total:8.2f} s wall  {run['cpu']:8.2f} s CPU "

@@ -205,3 +205,12 @@ def test_doctor_reports_the_machine_and_reaches_the_server(server: LiveServer) -
                      f"{server.url} reachable: version 0.1.0"):
         assert expected in result.stdout
     assert doctor.check_server("http://127.0.0.1:9", None) is False
+
+
+def test_a_second_server_on_the_same_data_is_refused(server: LiveServer) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", LAUNCH, "serve", "--port", "0", "--data-dir", str(server.data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1 and "another underpaint server is already using" in result.stderr
+    assert httpx.get(f"{server.url}/v1/health").status_code == 200

@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from shots import OBJECTS, WALL_DEPTH, write_shot
@@ -128,8 +128,15 @@ def test_pose_image_is_controlnet_aux_draw_bodypose(people: list[list[Keypoint]]
 sizes = st.tuples(st.integers(8, 400), st.integers(8, 400))
 
 
+def near(pixels: int, exact: float) -> bool:
+    """`pixels` is `exact` rounded to whole pixels, or the one-pixel minimum."""
+    return abs(pixels - exact) <= 0.5 + 1e-9 or (pixels == 1 and exact < 1)
+
+
 @PROPERTY
 @given(source=sizes, target=sizes, policy=st.sampled_from(["crop", "letterbox"]))
+@example(source=(8, 8), target=(8, 129), policy="crop")
+@example(source=(8, 400), target=(400, 8), policy="letterbox")
 def test_resize_keeps_aspect_and_maps_boxes_onto_each_other(
     source: tuple[int, int], target: tuple[int, int], policy: str
 ) -> None:
@@ -140,13 +147,13 @@ def test_resize_keeps_aspect_and_maps_boxes_onto_each_other(
     if policy == "crop":
         scale = max(tw / sw, th / sh)
         assert plan.target_box == (0, 0, tw, th)
-        # The used source region is the exact aspect-keeping region, rounded to whole pixels, centred.
-        assert abs((sx1 - sx0) - tw / scale) <= 0.5 + 1e-9 and abs((sy1 - sy0) - th / scale) <= 0.5 + 1e-9
+        # The used source region is the exact aspect-keeping region, rounded to whole pixels (at least one), centred.
+        assert near(sx1 - sx0, tw / scale) and near(sy1 - sy0, th / scale)
         assert abs(sx0 - (sw - sx1)) <= 1 and abs(sy0 - (sh - sy1)) <= 1
     else:
         scale = min(tw / sw, th / sh)
         assert plan.source_box == (0, 0, sw, sh)
-        assert abs((tx1 - tx0) - sw * scale) <= 0.5 + 1e-9 and abs((ty1 - ty0) - sh * scale) <= 0.5 + 1e-9
+        assert near(tx1 - tx0, sw * scale) and near(ty1 - ty0, sh * scale)
         assert abs(tx0 - (tw - tx1)) <= 1 and abs(ty0 - (th - ty1)) <= 1
     corner = plan.map_point(sx0 / source[0], sy0 / source[1])
     assert corner == pytest.approx((tx0 / target[0], ty0 / target[1]))
