@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT / "demo"))
 import blocking  # noqa: E402
 
 ADDON = "bl_ext.user_default.underpaint"
+DATA_DIR = ROOT / "build" / "demo-data"
 PROMPT = "oil painting of two travellers walking past a red cube and a blue ball, warm evening light"
 NEGATIVE = "blurry, low quality, text, watermark"
 # Paint settings per model set: real weights get the real size and steps; tiny stays quick on 2 CPU cores.
@@ -61,7 +62,13 @@ def free_port() -> int:
 
 
 def start_server(backend_python: Path) -> None:
-    """The add-on's own 'Start Local Server', pointed at the backend's environment."""
+    """The add-on's own 'Start Local Server', pointed at the backend's environment.
+
+    Its data folder is the demo's own (kept between runs, so the tiny models are built once):
+    a server the artist runs on the default data folder is left alone. Weights come from the
+    Hugging Face cache either way.
+    """
+    os.environ["UNDERPAINT_DATA_DIR"] = str(DATA_DIR)
     prefs = bpy.context.preferences.addons[ADDON].preferences
     prefs.server_url = f"http://127.0.0.1:{free_port()}"
     prefs.backend_command = f"{backend_python} -m underpaint.cli"
@@ -82,7 +89,7 @@ def choose_model() -> dict[str, object]:
         return {"model": default, **REAL}
     wanted = next((str(m["name"]) for m in info.get("models", []) if not str(m["name"]).startswith(TINY_PREFIX)),
                   "sd15")
-    print(f"No weights for {wanted!r} on this machine (no network either): painting with the 'tiny' model set "
+    print(f"No weights for {wanted!r} on this machine: painting with the 'tiny' model set "
           f"(random weights, so the pictures are noise; every step is the real code path). "
           f"`underpaint models pull {wanted}` gets real weights.", flush=True)
     return {"model": "tiny", **TINY}
