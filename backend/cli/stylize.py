@@ -39,20 +39,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--prompt", required=True, help="what to paint")
     parser.add_argument("--negative-prompt", default="", help="what to avoid")
     parser.add_argument("--model", default=None, help="model set (default: the first one available)")
-    parser.add_argument("--seed", type=int, default=0, help="same seed + same inputs = same frames (default: 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="same seed + same inputs = same frames (default: 0)"
+    )
     parser.add_argument("--steps", type=int, default=20, help="denoising steps (default: 20)")
     parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance (default: 7.5)")
-    parser.add_argument("--frames", metavar="A-B", type=frame_range, default=None, help="Blender frames A to B")
-    parser.add_argument("--width", type=int, default=None, help="multiple of 8 (default: 512 on the long side)")
-    parser.add_argument("--height", type=int, default=None, help="multiple of 8 (default: follows the aspect)")
     parser.add_argument(
-        "--controls", type=control_list, default=["depth"], metavar="LIST",
+        "--frames", metavar="A-B", type=frame_range, default=None, help="Blender frames A to B"
+    )
+    parser.add_argument(
+        "--width", type=int, default=None, help="multiple of 8 (default: 512 on the long side)"
+    )
+    parser.add_argument(
+        "--height", type=int, default=None, help="multiple of 8 (default: follows the aspect)"
+    )
+    parser.add_argument(
+        "--controls",
+        type=control_list,
+        default=["depth"],
+        metavar="LIST",
         help="comma-separated controls to follow: depth, normal, pose (default: depth)",
     )
     parser.add_argument("--use-color", action="store_true", help="paint over the shot's rough colour render")
-    parser.add_argument("--strength", type=float, default=0.6, help="with --use-color: how much to repaint (0-1]")
     parser.add_argument(
-        "--style", action="append", default=[], metavar="NAME[:STRENGTH]", type=style_ref,
+        "--strength", type=float, default=0.6, help="with --use-color: how much to repaint (0-1]"
+    )
+    parser.add_argument(
+        "--style",
+        action="append",
+        default=[],
+        metavar="NAME[:STRENGTH]",
+        type=style_ref,
         help="apply a trained style (repeatable), e.g. --style inkwash:0.8",
     )
     parser.add_argument("--out", type=Path, default=None, help="output folder (default: ./<shot>-<take id>)")
@@ -60,7 +77,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--server", default=None, metavar="URL", help="paint on a running server, e.g. http://127.0.0.1:8765"
     )
     parser.add_argument("--token", default=None, help="the server's token, if it needs one")
-    parser.add_argument("--device", default=None, help="in-process: cuda, cuda:1, mps or cpu (default: the best)")
+    parser.add_argument(
+        "--device", default=None, help="in-process: cuda, cuda:1, mps or cpu (default: the best)"
+    )
     add_data_dir_argument(parser)
     parser.set_defaults(func=run)
 

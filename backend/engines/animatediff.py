@@ -147,7 +147,10 @@ class AnimateDiffEngine:
     def _place(self, c: Components) -> bool:
         models = [c.unet, c.vae, c.text_encoder, *c.controlnets.values()]
         use_sdpa([c.unet, *c.controlnets.values()])
+        # The VAE works frame by frame, and in tiles on frames larger than its native size (512 for SD):
+        # its memory stays that of one native-size image whatever the frame count and resolution.
         c.vae.enable_slicing()
+        c.vae.enable_tiling()
         offload = should_offload(self.device, self.settings.offload, models)
         for model in models:
             if model.dtype != self.dtype:
@@ -226,8 +229,9 @@ class AnimateDiffEngine:
     def _paint(self, plan: _Plan, on_step: StepCallback, hooks: list[StepHook]) -> Iterator[FrameChunk]:
         pipe = self._pipeline(plan)
         progress = _Progress(on_step, plan.total_steps)
-        with styles_applied(pipe, plan.request.styles, self.model_set), out_of_memory_as_error(
-            self.device, plan.describe()
+        with (
+            styles_applied(pipe, plan.request.styles, self.model_set),
+            out_of_memory_as_error(self.device, plan.describe()),
         ):
             if plan.request.known is not None:
                 hooks = [*hooks, self._keep_known(pipe, plan)]
@@ -239,7 +243,9 @@ class AnimateDiffEngine:
             pipe.maybe_free_model_hooks()
 
     @torch.no_grad()
-    def _denoise(self, pipe: DiffusionPipeline, plan: _Plan, progress: _Progress, hooks: list[StepHook]) -> torch.Tensor:
+    def _denoise(
+        self, pipe: DiffusionPipeline, plan: _Plan, progress: _Progress, hooks: list[StepHook]
+    ) -> torch.Tensor:
         """The whole shot's final latents (batch, channels, frames, height / 8, width / 8)."""
         request = plan.request
         timesteps = self._timesteps(pipe.scheduler, request)
@@ -253,7 +259,9 @@ class AnimateDiffEngine:
             scales = self._control_scales(plan, i)
             noise = torch.zeros_like(latents)
             for window, weight in zip(plan.windows, plan.weights, strict=True):
-                predicted = self._predict(pipe, plan, window, latents[:, :, window.frames], t, prompts, scales)
+                predicted = self._predict(
+                    pipe, plan, window, latents[:, :, window.frames], t, prompts, scales
+                )
                 noise[:, :, window.frames] += predicted * weight.to(predicted).view(1, 1, -1, 1, 1)
                 progress.step()
             latents = pipe.scheduler.step(noise, t, latents, **step_options).prev_sample
@@ -282,9 +290,14 @@ class AnimateDiffEngine:
         copies = 2 if plan.guided else 1
         model_input = pipe.scheduler.scale_model_input(torch.cat([latents] * copies), t)
         # Unconditional rows first, like the pipelines: [negative x frames, prompt x frames].
-        text = prompts[:, window.frames].reshape(-1, *prompts.shape[2:]) if plan.guided else prompts[1, window.frames]
+        text = (
+            prompts[:, window.frames].reshape(-1, *prompts.shape[2:])
+            if plan.guided
+            else prompts[1, window.frames]
+        )
         controls = [
-            self._control_frames(request.controls[c][window.frames]).repeat(copies, 1, 1, 1) for c in plan.controls
+            self._control_frames(request.controls[c][window.frames]).repeat(copies, 1, 1, 1)
+            for c in plan.controls
         ]
         down, mid = pipe.controlnet(
             model_input.transpose(1, 2).reshape(-1, model_input.shape[1], *model_input.shape[3:]),
@@ -320,7 +333,9 @@ class AnimateDiffEngine:
         encoded: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
         for span in request.prompts:
             if span.prompt not in encoded:
-                positive, negative = pipe.encode_prompt(span.prompt, self.device, 1, True, request.negative_prompt)
+                positive, negative = pipe.encode_prompt(
+                    span.prompt, self.device, 1, True, request.negative_prompt
+                )
                 encoded[span.prompt] = (negative[0], positive[0])
         frames = [encoded[request.prompt_at(i)] for i in range(request.num_frames)]
         return torch.stack([torch.stack([f[0] for f in frames]), torch.stack([f[1] for f in frames])])
@@ -331,7 +346,9 @@ class AnimateDiffEngine:
         noise = self._noise(pipe, request)
         if not plan.video:
             return noise * pipe.scheduler.init_noise_sigma
-        return pipe.scheduler.add_noise(self._encode(pipe, request, request.init_video), noise, first.reshape(1))
+        return pipe.scheduler.add_noise(
+            self._encode(pipe, request, request.init_video), noise, first.reshape(1)
+        )
 
     def _noise(self, pipe: DiffusionPipeline, request: PaintRequest) -> torch.Tensor:
         """Noise drawn per frame from (seed, frame): a frame's noise never depends on the windows."""

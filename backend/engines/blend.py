@@ -51,7 +51,9 @@ def whole_frames(known: torch.Tensor, frames: int) -> FixedLatents:
     batch, _, count, height, width = known.shape
     keep = torch.zeros((batch, 1, frames, height, width), dtype=known.dtype, device=known.device)
     keep[:, :, :count] = 1
-    pad = torch.zeros((batch, known.shape[1], frames - count, height, width), dtype=known.dtype, device=known.device)
+    pad = torch.zeros(
+        (batch, known.shape[1], frames - count, height, width), dtype=known.dtype, device=known.device
+    )
     return FixedLatents(known=torch.cat([known, pad], dim=2), keep=keep)
 
 

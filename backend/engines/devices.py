@@ -94,5 +94,5 @@ def out_of_memory_as_error(device: torch.device, what: str) -> Iterator[None]:
         release_memory(device)
         raise EngineError(
             f"out of {device.type.upper()} memory while painting {what}; lower the resolution or the number of "
-            "frames per window, use fewer controls, or set offload = \"always\" for this model set"
+            'frames per window, use fewer controls, or set offload = "always" for this model set'
         )

@@ -70,7 +70,9 @@ def required_files(role: str) -> tuple[str, ...]:
 def is_available(source: Source, role: str) -> bool:
     """Whether `source` can be loaded without the network."""
     if source.kind == "file":
-        return Path(source.location).is_file() and (source.config is None or _configs_available(source.config))
+        return Path(source.location).is_file() and (
+            source.config is None or _configs_available(source.config)
+        )
     files = required_files(role)
     if source.kind == "folder":
         return all((Path(source.location) / f).is_file() for f in files)
@@ -124,7 +126,9 @@ def pull(settings: AnimateDiffSettings, data_dir: Path | None, log: Callable[[st
             log(f"{role}: downloading the configs of {source.config}")
             snapshot_download(source.config, allow_patterns=CONFIG_PATTERNS)
         if not is_available(source, role):
-            raise EngineError(f"model set {settings.name!r}: {role} ({source.location}) is not on this machine")
+            raise EngineError(
+                f"model set {settings.name!r}: {role} ({source.location}) is not on this machine"
+            )
 
 
 def load_components(settings: AnimateDiffSettings, dtype: torch.dtype) -> Components:
@@ -175,7 +179,9 @@ def _load_base(source: Source, dtype: torch.dtype) -> tuple[Any, ...]:
 
 def _load_model(cls: Any, source: Source, dtype: torch.dtype) -> Any:
     if source.kind == "file":
-        return cls.from_single_file(source.location, config=source.config, torch_dtype=dtype, local_files_only=True)
+        return cls.from_single_file(
+            source.location, config=source.config, torch_dtype=dtype, local_files_only=True
+        )
     return cls.from_pretrained(source.location, torch_dtype=dtype, local_files_only=True)
 
 

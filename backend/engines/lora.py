@@ -60,7 +60,9 @@ def _load(pipe: DiffusionPipeline, style: StyleRef, name: str, model_set: str) -
     try:
         pipe.load_lora_weights(style.path, adapter_name=name)
     except (ValueError, RuntimeError, KeyError, OSError) as exc:
-        raise EngineError(f"style {label!r} ({style.path}) does not fit model set {model_set!r}: {exc}") from exc
+        raise EngineError(
+            f"style {label!r} ({style.path}) does not fit model set {model_set!r}: {exc}"
+        ) from exc
     loaded = {adapter for adapters in pipe.get_list_adapters().values() for adapter in adapters}
     if name not in loaded:
         raise EngineError(

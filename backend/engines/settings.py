@@ -120,7 +120,11 @@ class _Reader:
     def _source(self, key: str, value: Any) -> Source:
         if isinstance(value, str) and value:
             source = Source(self._expand(key, value))
-        elif isinstance(value, dict) and isinstance(value.get("path"), str) and set(value) <= {"path", "config"}:
+        elif (
+            isinstance(value, dict)
+            and isinstance(value.get("path"), str)
+            and set(value) <= {"path", "config"}
+        ):
             config = value.get("config")
             if config is not None and not isinstance(config, str):
                 raise self._fail(key, "config must be a string (hub id or folder)")
@@ -144,7 +148,9 @@ class _Reader:
     def controlnets(self) -> dict[str, Source]:
         nets = self.table.pop("controlnets", None)
         if not isinstance(nets, dict) or not nets:
-            raise self._fail("controlnets", f"must be a table naming a ControlNet for some of {CONTROL_TYPES}")
+            raise self._fail(
+                "controlnets", f"must be a table naming a ControlNet for some of {CONTROL_TYPES}"
+            )
         unknown = sorted(set(nets) - set(CONTROL_TYPES))
         if unknown:
             raise self._fail("controlnets", f"names unknown control types {unknown}; known: {CONTROL_TYPES}")

@@ -156,6 +156,10 @@ def write_tokenizer(folder: Path) -> CLIPTokenizer:
 
 def _byte_symbols() -> list[str]:
     """The printable stand-in for each of the 256 byte values, as byte-level BPE (GPT-2, CLIP) maps them."""
-    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    printable = [
+        *range(ord("!"), ord("~") + 1),
+        *range(ord("¡"), ord("¬") + 1),
+        *range(ord("®"), ord("ÿ") + 1),
+    ]
     extra = iter(range(256, 512))
     return [chr(b if b in printable else next(extra)) for b in range(256)]

@@ -45,7 +45,9 @@ def plan_windows(num_frames: int, window: int, overlap: int) -> list[Window]:
     if num_frames < 1:
         raise ValueError(f"num_frames must be >= 1, got {num_frames}")
     if window < 1 or not 0 <= overlap < window:
-        raise ValueError(f"need window >= 1 and 0 <= overlap < window, got window={window}, overlap={overlap}")
+        raise ValueError(
+            f"need window >= 1 and 0 <= overlap < window, got window={window}, overlap={overlap}"
+        )
     if num_frames <= window:
         return [Window(0, num_frames)]
     count = math.ceil((num_frames - overlap) / (window - overlap))

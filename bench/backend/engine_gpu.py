@@ -60,7 +60,9 @@ def full_size_components(scratch: Path, model_set: ModelSet) -> Components:
         unet = arch.build_motion_unet(arch.SD15).half()
         controlnets = {c: arch.build_controlnet(arch.SD15).half() for c in ("depth", "pose")}
         vae = arch.build_vae(arch.SD15).half()
-        text = arch.build_text_encoder(arch.SD15, 49408, vocab[tokenizer.bos_token], vocab[tokenizer.eos_token])
+        text = arch.build_text_encoder(
+            arch.SD15, 49408, vocab[tokenizer.bos_token], vocab[tokenizer.eos_token]
+        )
     sd15_schedule = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear").config
     return Components(
         unet=unet,
@@ -139,7 +141,9 @@ def plain_call(components: Components, frames: int, steps: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--frames", type=int, default=16)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
@@ -150,8 +154,10 @@ def main() -> None:
     sd15 = get_model_set("sd15", scratch)
     components = full_size_components(scratch, sd15)
     engine = AnimateDiffEngine(sd15, data_dir=scratch, device="cuda", components=components)
-    print(f"engine_gpu: {torch.cuda.get_device_name()}, full-size SD1.5 + v3 motion + 2 ControlNets, fp16, "
-          f"{SIZE}x{SIZE}, {args.steps} steps, guidance 7.5, offload={engine.offload}")
+    print(
+        f"engine_gpu: {torch.cuda.get_device_name()}, full-size SD1.5 + v3 motion + 2 ControlNets, fp16, "
+        f"{SIZE}x{SIZE}, {args.steps} steps, guidance 7.5, offload={engine.offload}"
+    )
     paint(engine, request(args.frames, 2))  # warm-up: kernels, cuDNN autotuning, allocator
     plain_call(components, args.frames, 2)
     n, steps = args.frames, args.steps
@@ -159,16 +165,22 @@ def main() -> None:
     theirs, theirs_peak = timed(lambda: plain_call(components, n, steps))
     print(f"  {'':34} {'s/frame':>8} {'total s':>8} {'peak GiB':>9}")
     print(f"  {f'plain diffusers call, {n} frames':34} {theirs / n:8.3f} {theirs:8.1f} {theirs_peak:9.2f}")
-    print(f"  {f'engine, {n} frames':34} {ours / n:8.3f} {ours:8.1f} {ours_peak:9.2f}"
-          f"   ({(ours / theirs - 1) * 100:+.1f}% time vs plain)")
+    print(
+        f"  {f'engine, {n} frames':34} {ours / n:8.3f} {ours:8.1f} {ours_peak:9.2f}"
+        f"   ({(ours / theirs - 1) * 100:+.1f}% time vs plain)"
+    )
     long = 3 * n
     windows = len(engine._plan(request(long, steps)).windows)
     seconds, peak = timed(lambda: paint(engine, request(long, steps)))
-    print(f"  {f'engine, {long} frames ({windows} windows)':34} {seconds / long:8.3f} {seconds:8.1f} {peak:9.2f}")
+    print(
+        f"  {f'engine, {long} frames ({windows} windows)':34} {seconds / long:8.3f} {seconds:8.1f} {peak:9.2f}"
+    )
     check_out_of_memory(engine)
     offloaded = AnimateDiffEngine(
         ModelSet(sd15.name, sd15.engine, sd15.description, {**sd15.components, "offload": "always"}),
-        data_dir=scratch, device="cuda", components=components,
+        data_dir=scratch,
+        device="cuda",
+        components=components,
     )
     paint(offloaded, request(n, 2))
     seconds, peak = timed(lambda: paint(offloaded, request(n, steps)))
@@ -186,8 +198,10 @@ def check_out_of_memory(engine: AnimateDiffEngine) -> None:
     after = torch.cuda.memory_allocated()
     seconds, _ = timed(lambda: paint(engine, request(2, 2)))
     print(f"  out of memory at 4096x4096 -> EngineError: {message!r}")
-    print(f"    memory held before {before / 2**30:.2f} GiB, after {after / 2**30:.2f} GiB; "
-          f"next job (2 frames, 2 steps) ran in {seconds:.1f} s")
+    print(
+        f"    memory held before {before / 2**30:.2f} GiB, after {after / 2**30:.2f} GiB; "
+        f"next job (2 frames, 2 steps) ran in {seconds:.1f} s"
+    )
 
 
 if __name__ == "__main__":

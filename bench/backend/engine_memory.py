@@ -45,7 +45,11 @@ def child(frames: int, size: int, data_dir: str) -> None:
     disc = ((x[None] - size // 4 - t) ** 2 + (y[None] - size // 2) ** 2) < (size // 5) ** 2
     depth = np.repeat(np.where(disc, 220, 30).astype(np.uint8)[..., None], 3, axis=-1)
     request = PaintRequest(
-        prompts=[PromptSpan(0, "a painted fox")], width=size, height=size, num_frames=frames, steps=2,
+        prompts=[PromptSpan(0, "a painted fox")],
+        width=size,
+        height=size,
+        num_frames=frames,
+        steps=2,
         controls={"depth": depth},
     )
     warm = PaintRequest(**{**request.__dict__, "num_frames": 1, "controls": {"depth": depth[:1]}})
@@ -59,12 +63,24 @@ def child(frames: int, size: int, data_dir: str) -> None:
     seconds = time.perf_counter() - start
     peak = resident_kb("VmHWM")
     windows = len(engine._plan(request).windows)
-    print(json.dumps({"frames": frames, "windows": windows, "before_mb": before / 1024, "peak_mb": peak / 1024,
-                      "added_mb": (peak - before) / 1024, "seconds": seconds}))
+    print(
+        json.dumps(
+            {
+                "frames": frames,
+                "windows": windows,
+                "before_mb": before / 1024,
+                "peak_mb": peak / 1024,
+                "added_mb": (peak - before) / 1024,
+                "seconds": seconds,
+            }
+        )
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--data-dir", default=None, help=argparse.SUPPRESS)
@@ -75,18 +91,33 @@ def main() -> None:
     data_dir = tempfile.mkdtemp(prefix="engine-memory-")
     results = []
     for frames in FRAMES:
-        command = [sys.executable, __file__, "--child", str(frames), "--size", str(args.size), "--data-dir", data_dir]
+        command = [
+            sys.executable,
+            __file__,
+            "--child",
+            str(frames),
+            "--size",
+            str(args.size),
+            "--data-dir",
+            data_dir,
+        ]
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         results.append(json.loads(out.strip().splitlines()[-1]))
-    print(f"engine_memory: tiny set, {args.size}x{args.size}, 2 steps, memory painting adds (peak RSS - RSS before)")
+    print(
+        f"engine_memory: tiny set, {args.size}x{args.size}, 2 steps, memory painting adds (peak RSS - RSS before)"
+    )
     print(f"  {'frames':>6} {'windows':>8} {'added MB':>9} {'RSS before':>11} {'seconds':>8}")
     for r in results:
-        print(f"  {r['frames']:6d} {r['windows']:8d} {r['added_mb']:9.1f} {r['before_mb']:11.1f} {r['seconds']:8.1f}")
+        print(
+            f"  {r['frames']:6d} {r['windows']:8d} {r['added_mb']:9.1f} {r['before_mb']:11.1f} {r['seconds']:8.1f}"
+        )
     base, long = results[0]["added_mb"], results[-1]["added_mb"]
     growth = (long / base - 1) * 100
     verdict = "OK" if growth <= 20 else "OVER TARGET"
-    print(f"  {FRAMES[-1]} frames add {growth:+.1f}% over {FRAMES[0]} (baseline: the 16-frame shot; "
-          f"target within 20%: {verdict})")
+    print(
+        f"  {FRAMES[-1]} frames add {growth:+.1f}% over {FRAMES[0]} (baseline: the 16-frame shot; "
+        f"target within 20%: {verdict})"
+    )
 
 
 if __name__ == "__main__":

@@ -90,7 +90,9 @@ def measure(work: Callable[[], np.ndarray]) -> tuple[float, float, np.ndarray]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--repeats", type=int, default=5)
@@ -109,14 +111,18 @@ def main() -> None:
     ours, theirs = ours[1:], theirs[1:]
     ours_cpu, theirs_cpu = (statistics.median(r[0] for r in runs) for runs in (ours, theirs))
     ours_wall, theirs_wall = (statistics.median(r[1] for r in runs) for runs in (ours, theirs))
-    print(f"engine_overhead: tiny set, {request.num_frames} frames (one window) at {args.size}x{args.size}, "
-          f"{args.steps} steps, 2 ControlNets, median of {args.repeats}")
+    print(
+        f"engine_overhead: tiny set, {request.num_frames} frames (one window) at {args.size}x{args.size}, "
+        f"{args.steps} steps, 2 ControlNets, median of {args.repeats}"
+    )
     print(f"  {'':26} {'CPU s':>8} {'wall s':>8}")
     print(f"  {'diffusers pipeline call':26} {theirs_cpu:8.3f} {theirs_wall:8.3f}")
     print(f"  {'engine':26} {ours_cpu:8.3f} {ours_wall:8.3f}")
     overhead = (ours_cpu / theirs_cpu - 1) * 100
     verdict = "OK" if overhead < 5 else "OVER TARGET"
-    print(f"  overhead {overhead:+.1f}% CPU, {(ours_wall / theirs_wall - 1) * 100:+.1f}% wall (target < 5%: {verdict})")
+    print(
+        f"  overhead {overhead:+.1f}% CPU, {(ours_wall / theirs_wall - 1) * 100:+.1f}% wall (target < 5%: {verdict})"
+    )
     print(f"  largest pixel difference engine vs pipeline: {np.abs(painted.astype(int) - plain).max()} / 255")
 
 

@@ -32,7 +32,9 @@ def moving_blob(frames: int, size: int = SIZE) -> np.ndarray:
     """A bright disc drifting left to right: a smooth stand-in for a depth pass."""
     y, x = np.mgrid[0:size, 0:size]
     t = np.arange(frames)[:, None, None]
-    blob = np.exp(-((x[None] - (size * 0.1 + t * size * 0.02)) ** 2 + (y[None] - size / 2) ** 2) / (size * 1.2))
+    blob = np.exp(
+        -((x[None] - (size * 0.1 + t * size * 0.02)) ** 2 + (y[None] - size / 2) ** 2) / (size * 1.2)
+    )
     return np.repeat((255 * blob).astype(np.uint8)[..., None], 3, axis=-1)
 
 
@@ -55,7 +57,9 @@ def request(frames: int, **changes: object) -> PaintRequest:
     return PaintRequest(**options)  # type: ignore[arg-type]
 
 
-def paint(engine: AnimateDiffEngine, req: PaintRequest) -> tuple[np.ndarray, list[FrameChunk], list[tuple[int, int]]]:
+def paint(
+    engine: AnimateDiffEngine, req: PaintRequest
+) -> tuple[np.ndarray, list[FrameChunk], list[tuple[int, int]]]:
     steps: list[tuple[int, int]] = []
     chunks = list(engine.paint(req, lambda done, total: steps.append((done, total))))
     return np.concatenate([c.frames for c in chunks]), chunks, steps
@@ -87,7 +91,9 @@ def test_colour_video_is_painted_over(engine: AnimateDiffEngine, frames: int) ->
     over, _, steps = paint(engine, request(frames, init_video=colour_render(frames), strength=0.5))
     assert over.shape == plain.shape
     assert np.abs(over.astype(int) - plain).mean() > 5
-    assert steps[-1][1] == len(engine._plan(request(frames)).windows) * 1, "strength 0.5 of 2 steps runs 1 step"
+    assert steps[-1][1] == len(engine._plan(request(frames)).windows) * 1, (
+        "strength 0.5 of 2 steps runs 1 step"
+    )
     again, _, _ = paint(engine, request(frames, init_video=colour_render(frames), strength=0.5))
     np.testing.assert_array_equal(over, again)
 
@@ -132,7 +138,10 @@ def test_prompt_schedule_changes_the_frames_from_its_start(engine: AnimateDiffEn
     schedule = [PromptSpan(0, "a painted fox in a forest"), PromptSpan(2, "a watercolour city at night")]
     scheduled, _, _ = paint(engine, request(4, guidance=1.0, prompts=schedule))
     # Without guidance the motion module still mixes frames, so all may change, the later ones most.
-    assert np.abs(scheduled[2:].astype(int) - single[2:]).mean() > np.abs(scheduled[:2].astype(int) - single[:2]).mean()
+    assert (
+        np.abs(scheduled[2:].astype(int) - single[2:]).mean()
+        > np.abs(scheduled[:2].astype(int) - single[:2]).mean()
+    )
 
 
 def test_controls_weights_and_ranges_steer_the_frames(engine: AnimateDiffEngine) -> None:
@@ -192,7 +201,9 @@ def test_out_of_memory_becomes_an_engine_error_and_the_engine_paints_on(engine: 
         (dict(known=np.zeros((2, SIZE, SIZE, 3), np.uint8)), "needs both"),
     ],
 )
-def test_bad_requests_are_refused_before_painting(engine: AnimateDiffEngine, change: dict, message: str) -> None:
+def test_bad_requests_are_refused_before_painting(
+    engine: AnimateDiffEngine, change: dict, message: str
+) -> None:
     with pytest.raises(EngineError, match=message):
         engine.paint(request(2, **change), lambda done, total: None)
 

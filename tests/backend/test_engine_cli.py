@@ -18,7 +18,9 @@ PAINT = ["--model", "tiny", "--width", "32", "--height", "24", "--steps", "2", "
 
 @pytest.fixture(scope="module")
 def shot(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_shot(tmp_path_factory.mktemp("shot") / "sh010", frames=6, width=64, height=48, color=True, pose=True)
+    return write_shot(
+        tmp_path_factory.mktemp("shot") / "sh010", frames=6, width=64, height=48, color=True, pose=True
+    )
 
 
 def frames_in(folder: Path) -> dict[str, np.ndarray]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from diffusers import ControlNetModel, MotionAdapter
+from diffusers import ControlNetModel, MotionAdapter, StableDiffusionPipeline
 from safetensors.torch import save_file
 
 from underpaint.engines.base import EngineError, PaintRequest, PromptSpan
@@ -17,7 +17,9 @@ from underpaint.engines.settings import parse_settings
 from underpaint.engines.tiny import ensure_tiny_models
 
 SIZE = 32
-SCHEDULER = '{ beta_schedule = "linear", clip_sample = false, timestep_spacing = "linspace", steps_offset = 1 }'
+SCHEDULER = (
+    '{ beta_schedule = "linear", clip_sample = false, timestep_spacing = "linspace", steps_offset = 1 }'
+)
 
 
 def user_sets(data_dir: Path, text: str) -> None:
@@ -28,7 +30,12 @@ def request() -> PaintRequest:
     depth = np.zeros((2, SIZE, SIZE, 3), np.uint8)
     depth[:, 8:24, 8:24] = 200
     return PaintRequest(
-        prompts=[PromptSpan(0, "a fox")], width=SIZE, height=SIZE, num_frames=2, steps=2, controls={"depth": depth}
+        prompts=[PromptSpan(0, "a fox")],
+        width=SIZE,
+        height=SIZE,
+        num_frames=2,
+        steps=2,
+        controls={"depth": depth},
     )
 
 
@@ -63,11 +70,20 @@ controlnets = {{ depth = "{tmp_path}/missing/too" }}
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ('base = "a/b"\nmotion_adapter = "c/d"\ncontrolnets = { depth = "e/f" }\nwindows = 3', "unknown keys"),
-        ('base = "a/b"\nmotion_adapter = "c/d"\ncontrolnets = { depth = "e/f" }\nwindow = 4\noverlap = 4', "overlap"),
+        (
+            'base = "a/b"\nmotion_adapter = "c/d"\ncontrolnets = { depth = "e/f" }\nwindows = 3',
+            "unknown keys",
+        ),
+        (
+            'base = "a/b"\nmotion_adapter = "c/d"\ncontrolnets = { depth = "e/f" }\nwindow = 4\noverlap = 4',
+            "overlap",
+        ),
         ('base = "a/b"\nmotion_adapter = "c/d"\ncontrolnets = { canny = "e/f" }', "unknown control types"),
         ('base = "a/b"\nmotion_adapter = "c/d"', "controlnets"),
-        ('base = "model.safetensors"\nmotion_adapter = "c/d"\ncontrolnets = { depth = "e/f" }', "single file"),
+        (
+            'base = "model.safetensors"\nmotion_adapter = "c/d"\ncontrolnets = { depth = "e/f" }',
+            "single file",
+        ),
         ('base = "a/b"\nmotion_adapter = "c/d"\ncontrolnets = { depth = "e/f" }\ndtype = "int8"', "dtype"),
     ],
 )
@@ -132,9 +148,122 @@ depth = {{ path = "{{data_dir}}/control_tiny_depth.safetensors", config = "{{dat
     np.testing.assert_array_equal(from_files, from_folders)
 
 
+# A checkpoint "as users download them": the original Stable Diffusion (LDM) layout in one file.
+RESNET = (
+    ("norm1", "in_layers.0"),
+    ("conv1", "in_layers.2"),
+    ("norm2", "out_layers.0"),
+    ("conv2", "out_layers.3"),
+    ("time_emb_proj", "emb_layers.1"),
+    ("conv_shortcut", "skip_connection"),
+)
+UNET_ENDS = {
+    "conv_in": "input_blocks.0.0",
+    "time_embedding.linear_1": "time_embed.0",
+    "time_embedding.linear_2": "time_embed.2",
+    "conv_norm_out": "out.0",
+    "conv_out": "out.2",
+}
+
+
+def _resnet(rest: str) -> str:
+    return next((theirs + rest[len(ours) :] for ours, theirs in RESNET if rest.startswith(ours + ".")), rest)
+
+
+def ldm_unet_key(key: str, layers: int, attention_levels: set[int]) -> str:
+    """diffusers UNet key -> LDM key; `layers` resnets per level, LDM numbers blocks (layers + 1) per level."""
+    for ours, theirs in UNET_ENDS.items():
+        if key.startswith(ours + "."):
+            return theirs + key[len(ours) :]
+    middle = re.match(r"mid_block\.(resnets|attentions)\.(\d+)\.(.*)", key)
+    if middle:
+        kind, index, rest = middle[1], int(middle[2]), middle[3]
+        return f"middle_block.{2 * index}.{_resnet(rest)}" if kind == "resnets" else f"middle_block.1.{rest}"
+    side, level, kind, index, rest = re.match(r"(down|up)_blocks\.(\d+)\.(\w+)\.(\d+)\.(.*)", key).groups()
+    level, index = int(level), int(index)
+    if kind == "downsamplers":
+        return f"input_blocks.{(layers + 1) * (level + 1)}.0.op.{rest.removeprefix('conv.')}"
+    if kind == "upsamplers":
+        return f"output_blocks.{(layers + 1) * level + layers}.{2 if level in attention_levels else 1}.{rest}"
+    if side == "down":
+        block = f"input_blocks.{(layers + 1) * level + index + 1}"
+    else:
+        block = f"output_blocks.{(layers + 1) * level + index}"
+    return f"{block}.0.{_resnet(rest)}" if kind == "resnets" else f"{block}.1.{rest}"
+
+
+def ldm_vae_key(key: str, levels: int) -> str:
+    key = key.replace("conv_shortcut", "nin_shortcut").replace("conv_norm_out", "norm_out")
+    key = re.sub(r"encoder\.down_blocks\.(\d+)\.resnets\.", r"encoder.down.\1.block.", key)
+    key = re.sub(r"encoder\.down_blocks\.(\d+)\.downsamplers\.0\.", r"encoder.down.\1.downsample.", key)
+    # LDM numbers the decoder's levels from the bottom, diffusers from the top
+    up = r"decoder\.up_blocks\.(\d+)\."
+    key = re.sub(up + r"resnets\.", lambda m: f"decoder.up.{levels - 1 - int(m[1])}.block.", key)
+    key = re.sub(up + r"upsamplers\.0\.", lambda m: f"decoder.up.{levels - 1 - int(m[1])}.upsample.", key)
+    key = re.sub(r"mid_block\.resnets\.(\d+)\.", lambda m: f"mid.block_{int(m[1]) + 1}.", key)
+    key = key.replace("mid_block.attentions.0.", "mid.attn_1.")
+    attention = (
+        ("group_norm.", "norm."),
+        ("to_q.", "q."),
+        ("to_k.", "k."),
+        ("to_v.", "v."),
+        ("to_out.0.", "proj_out."),
+    )
+    for ours, theirs in attention:
+        key = key.replace("attn_1." + ours, "attn_1." + theirs)
+    return key
+
+
+def write_ldm_checkpoint(base: Path, path: Path) -> Path:
+    pipe = StableDiffusionPipeline.from_pretrained(base)
+    config = pipe.unet.config
+    attention = {i for i, kind in enumerate(config.up_block_types) if "CrossAttn" in kind}
+    tensors = {
+        "model.diffusion_model." + ldm_unet_key(k, config.layers_per_block, attention): v
+        for k, v in pipe.unet.state_dict().items()
+    }
+    for k, v in pipe.vae.state_dict().items():
+        key = ldm_vae_key(k, len(pipe.vae.config.block_out_channels))
+        # LDM's VAE attention projections are 1x1 convolutions
+        conv = re.search(r"attn_1\.(q|k|v|proj_out)\.weight", key)
+        tensors["first_stage_model." + key] = v[..., None, None] if conv else v
+    text = pipe.text_encoder.state_dict()
+    tensors.update({"cond_stage_model.transformer.text_model." + k: v for k, v in text.items()})
+    save_file({k: v.contiguous() for k, v in tensors.items()}, path)
+    return path
+
+
+def test_a_base_checkpoint_file_loads_through_from_single_file_and_paints_like_the_folder(
+    tmp_path: Path,
+) -> None:
+    tiny = ensure_tiny_models(tmp_path)
+    write_ldm_checkpoint(tiny / "base", tmp_path / "tiny-sd15.safetensors")
+    user_sets(
+        tmp_path,
+        f"""
+[tiny-checkpoint]
+engine = "animatediff"
+base = {{ path = "{{data_dir}}/tiny-sd15.safetensors", config = "{{data_dir}}/models/tiny/base" }}
+motion_adapter = "{{data_dir}}/models/tiny/motion_adapter"
+window = 8
+overlap = 2
+scheduler_options = {SCHEDULER}
+controlnets = {{ depth = "{{data_dir}}/models/tiny/controlnet_depth" }}
+""",
+    )
+    from_file = paint(load_engine("tiny-checkpoint", tmp_path, device="cpu"))
+    np.testing.assert_array_equal(from_file, paint(load_engine("tiny", tmp_path, device="cpu")))
+
+
 def test_pull_builds_what_a_set_builds_and_then_nothing_is_missing(tmp_path: Path) -> None:
     settings = parse_settings(get_model_set("tiny", tmp_path), tmp_path)
-    assert set(missing(settings)) == {"base", "motion_adapter", "controlnet.depth", "controlnet.normal", "controlnet.pose"}
+    assert set(missing(settings)) == {
+        "base",
+        "motion_adapter",
+        "controlnet.depth",
+        "controlnet.normal",
+        "controlnet.pose",
+    }
     logged: list[str] = []
     pull(settings, tmp_path, log=logged.append)
     assert missing(settings) == {} and logged == [f"tiny: building the tiny models in {tmp_path}"]

@@ -35,7 +35,9 @@ def test_full_size_models_paint_two_frames_in_one_step(tmp_path: Path) -> None:
     components = Components(
         unet=arch.build_motion_unet(arch.SD15),
         vae=arch.build_vae(arch.SD15),
-        text_encoder=arch.build_text_encoder(arch.SD15, 49408, vocab[tokenizer.bos_token], vocab[tokenizer.eos_token]),
+        text_encoder=arch.build_text_encoder(
+            arch.SD15, 49408, vocab[tokenizer.bos_token], vocab[tokenizer.eos_token]
+        ),
         tokenizer=tokenizer,
         scheduler=make_scheduler(parse_settings(model_set, tmp_path), sd15_schedule),
         controlnets={"depth": arch.build_controlnet(arch.SD15)},

@@ -60,7 +60,9 @@ def kohya_file(data_dir: Path, path: Path, rank: int = 4, width_offset: int = 0)
         if not (isinstance(module, torch.nn.Linear) and name.split(".attn")[-1][2:] in ATTENTION):
             continue
         key = "lora_unet_" + name.replace(".", "_")
-        tensors[f"{key}.lora_down.weight"] = torch.randn((rank, module.in_features + width_offset), generator=generator)
+        tensors[f"{key}.lora_down.weight"] = torch.randn(
+            (rank, module.in_features + width_offset), generator=generator
+        )
         tensors[f"{key}.lora_up.weight"] = torch.randn((module.out_features, rank), generator=generator) * 0.5
         tensors[f"{key}.alpha"] = torch.tensor(float(rank))
     assert tensors, "the tiny UNet has attention layers to adapt"
@@ -139,4 +141,6 @@ def test_a_lora_that_matches_no_layer_is_refused(engine: AnimateDiffEngine, tmp_
 
 def test_a_style_trained_on_another_model_set_is_refused(engine: AnimateDiffEngine, peft_style: Path) -> None:
     with pytest.raises(EngineError, match="trained on model set 'sd15'"):
-        engine.paint(request(styles=[StyleRef(str(peft_style), 1.0, "ink", base_model="sd15")]), lambda d, t: None)
+        engine.paint(
+            request(styles=[StyleRef(str(peft_style), 1.0, "ink", base_model="sd15")]), lambda d, t: None
+        )

@@ -53,7 +53,9 @@ def test_weights_crossfade_and_sum_to_one(frames: int, shape: tuple[int, int]) -
         if overlap and len(shared) > 1:
             falling = wa[[f - a.start for f in shared]]
             rising = wb[[f - b.start for f in shared]]
-            assert bool((falling[1:] <= falling[:-1] + 1e-6).all()) and bool((rising[1:] >= rising[:-1] - 1e-6).all())
+            assert bool((falling[1:] <= falling[:-1] + 1e-6).all()) and bool(
+                (rising[1:] >= rising[:-1] - 1e-6).all()
+            )
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +122,9 @@ def test_forty_frames_join_without_a_jump(engine: AnimateDiffEngine, video: bool
 
 def test_the_models_never_see_more_than_one_window(engine: AnimateDiffEngine) -> None:
     seen: list[int] = []
-    hook = engine.components.unet.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape[2]))
+    hook = engine.components.unet.register_forward_pre_hook(
+        lambda module, args: seen.append(args[0].shape[2])
+    )
     try:
         list(engine.paint(shot(40, video=False), lambda done, total: None))
     finally:

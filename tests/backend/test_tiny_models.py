@@ -24,7 +24,9 @@ def test_builds_every_model_in_diffusers_layout(tmp_path: Path) -> None:
     assert index["tokenizer"] == ["transformers", "CLIPTokenizer"]
     for sub in ("unet", "vae", "text_encoder", "tokenizer", "scheduler"):
         assert (folder / "base" / sub).is_dir()
-    assert isinstance(UNet2DConditionModel.from_pretrained(folder / "base", subfolder="unet"), UNet2DConditionModel)
+    assert isinstance(
+        UNet2DConditionModel.from_pretrained(folder / "base", subfolder="unet"), UNet2DConditionModel
+    )
     assert isinstance(MotionAdapter.from_pretrained(folder / "motion_adapter"), MotionAdapter)
     for control in CONTROL_TYPES:
         assert isinstance(ControlNetModel.from_pretrained(folder / f"controlnet_{control}"), ControlNetModel)
