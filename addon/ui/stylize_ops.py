@@ -11,6 +11,7 @@ it runs the same job to completion before returning.
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -249,6 +250,10 @@ class _ShotJobOperator(_JobOperator):
             return {"RUNNING_MODAL"}
         except passes.ExportError as exc:
             return self._end_export(context, "failed", f"Exporting the passes failed: {exc}", {"ERROR"})
+        except Exception as exc:  # the modal must end cleanly whatever broke, or the scene stays "busy"
+            traceback.print_exc()
+            return self._end_export(context, "failed", f"Exporting the passes failed unexpectedly: {exc!r}",
+                                    {"ERROR"})
         jobs.write_status(scene_name, self.slot, progress=done / total, message=f"Exporting passes {done}/{total}")
         return {"RUNNING_MODAL"}
 
