@@ -114,6 +114,13 @@ def scene(addon: str, server: Server, tmp_path_factory: pytest.TempPathFactory) 
     return shot
 
 
+@pytest.fixture(scope="module")
+def first_take(scene: bpy.types.Scene) -> str:
+    """The scene's first take, stylized as a render farm would (background mode: the operator waits)."""
+    assert run_op(scene, "stylize_shot") == {"FINISHED"}
+    return scene.underpaint.takes[0].name
+
+
 def run_op(scene: bpy.types.Scene, operator: str, /, **props: Any) -> set[str]:
     """Call `bpy.ops.underpaint.<operator>` with `scene` as the context's scene (no window in the bpy module)."""
     with bpy.context.temp_override(scene=scene, view_layer=scene.view_layers[0]):
@@ -158,11 +165,9 @@ def started_job(jobs: ModuleType, scene: bpy.types.Scene) -> Any:
 # -- the loop -------------------------------------------------------------------------------------------------
 
 def test_stylize_in_background_mode_brings_the_take_into_the_scene(
-    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server
+    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server, first_take: str
 ) -> None:
     results = modules["results"]
-    assert run_op(scene, "stylize_shot") == {"FINISHED"}
-
     settings = scene.underpaint
     assert len(settings.takes) == 1 and settings.active_take == 0
     take = settings.takes[0]
@@ -192,26 +197,26 @@ def test_stylize_in_background_mode_brings_the_take_into_the_scene(
 
 
 def test_following_a_job_never_blocks_the_main_thread(
-    scene: bpy.types.Scene, modules: dict[str, ModuleType]
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], first_take: str
 ) -> None:
     jobs, results = modules["jobs"], modules["results"]
-    first = scene.underpaint.takes[0].name
-    scene.underpaint.steps = 4  # a job that lasts a few dozen ticks
+    settings = scene.underpaint
+    takes_before = len(settings.takes)
+    settings.steps = 4  # a job that lasts a few dozen ticks
     try:
         assert run_op(scene, "stylize_shot", run_mode="TIMERS") == {"FINISHED"}
         job = started_job(jobs, scene)
         durations = drive_ticks(jobs, job)
     finally:
-        scene.underpaint.steps = 2
+        settings.steps = 2
 
     print(f"\n{len(durations)} ticks: max {max(durations) * 1000:.1f} ms, "
           f"mean {sum(durations) / len(durations) * 1000:.2f} ms")
     assert job.state == "done", job.message
     assert max(durations) < TICK_BUDGET_SECONDS
-    settings = scene.underpaint
-    assert len(settings.takes) == 2 and settings.active_take == 1
-    second = settings.takes[1].name
-    assert second != first
+    assert len(settings.takes) == takes_before + 1 and settings.active_take == takes_before
+    second = settings.takes[takes_before].name
+    assert second != first_take
     (background,) = our_backgrounds(scene, results)  # the shot's previous take was replaced, not stacked
     assert background.image[results.TAKE_KEY] == second
     (strip,) = review_strips(scene, results)
@@ -219,7 +224,7 @@ def test_following_a_job_never_blocks_the_main_thread(
 
 
 def test_load_take_shows_an_earlier_take_and_fetches_missing_frames(
-    scene: bpy.types.Scene, modules: dict[str, ModuleType]
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], first_take: str
 ) -> None:
     results = modules["results"]
     settings = scene.underpaint
@@ -237,7 +242,9 @@ def test_load_take_shows_an_earlier_take_and_fetches_missing_frames(
     assert file_digests(folder) == digests
 
 
-def test_rerender_range_makes_a_child_take(scene: bpy.types.Scene, modules: dict[str, ModuleType]) -> None:
+def test_rerender_range_makes_a_child_take(
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], first_take: str
+) -> None:
     settings = scene.underpaint
     parent = settings.takes[settings.active_take]
     parent_frames = file_digests(Path(parent.directory))
@@ -257,7 +264,7 @@ def test_rerender_range_makes_a_child_take(scene: bpy.types.Scene, modules: dict
 
 
 def test_refine_region_masks_the_selected_objects(
-    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server, first_take: str
 ) -> None:
     settings = scene.underpaint
     parent = settings.takes[settings.active_take]
@@ -341,7 +348,7 @@ def test_missing_weights_name_the_pull_command(scene: bpy.types.Scene, server: S
 
 
 def test_cancel_stops_the_job_on_the_server(
-    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server, first_take: str
 ) -> None:
     jobs = modules["jobs"]
     settings = scene.underpaint
@@ -363,7 +370,7 @@ def test_cancel_stops_the_job_on_the_server(
 
 
 def test_killed_server_fails_the_job_and_keeps_the_previous_take(
-    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server,
+    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server, first_take: str,
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """'Start Local Server' starts a second server (with an access token); it is killed (-9) while it paints."""
