@@ -157,4 +157,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RuntimeError as exc:  # an operator's report (server, export, job): the message says it all
+        raise SystemExit(f"make demo failed: {exc}") from None
