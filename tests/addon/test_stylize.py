@@ -317,7 +317,7 @@ def test_server_down_is_a_clear_report(
 def test_unsaved_blend_asks_for_an_output_folder(addon: str, scene: bpy.types.Scene) -> None:
     prefs = bpy.context.preferences.addons[addon].preferences
     chosen = prefs.output_dir
-    prefs.output_dir = "//underpaint"
+    prefs.property_unset("output_dir")  # the default, "//underpaint": next to the .blend
     try:
         with pytest.raises(RuntimeError, match="Save the .blend file first, or set an absolute Output Folder"):
             run_op(scene, "stylize_shot")
