@@ -110,19 +110,26 @@ class FramePasses:
     motion: np.ndarray | None  # float32 (H, W, 4)
 
 
+def _window_size(window: Any) -> tuple[int, int]:
+    lo, hi = window
+    return int(hi[0] - lo[0] + 1), int(hi[1] - lo[1] + 1)
+
+
 def read_exr_channels(path: Path, names: list[str], size: tuple[int, int], label: str) -> dict[str, np.ndarray]:
     """Named channels of an EXR as float32 arrays, after checking the header's size (no bomb decoding)."""
     try:
-        header = OpenEXR.File(str(path), header_only=True).header()
-        lo, hi = header["dataWindow"]
-        width, height = int(hi[0] - lo[0] + 1), int(hi[1] - lo[1] + 1)
-        declared = {c.name for c in header["channels"]}
+        # Blender 5 writes one part per pass: every part's header counts, not just the first.
+        headers = [part.header for part in OpenEXR.File(str(path), header_only=True).parts]
+        windows = {_window_size(h["dataWindow"]) for h in headers}
+        declared = {c.name for h in headers for c in h["channels"]}
     except Exception as exc:  # the OpenEXR binding raises RuntimeError, ValueError, TypeError...
         raise InputError("corrupt_file", f"{label} is not a readable EXR ({exc})") from exc
-    if width * height > MAX_PIXELS:
-        raise InputError("image_too_large", f"{label}: {width}x{height} exceeds {MAX_PIXELS} pixels", 413)
-    if (width, height) != size:
-        raise InputError("resolution_mismatch", f"{label} is {width}x{height}, the shot is {size[0]}x{size[1]}")
+    for width, height in windows:
+        if width * height > MAX_PIXELS:
+            raise InputError("image_too_large", f"{label}: {width}x{height} exceeds {MAX_PIXELS} pixels", 413)
+        if (width, height) != size:
+            raise InputError("resolution_mismatch", f"{label} is {width}x{height}, the shot is {size[0]}x{size[1]}")
+    width, height = size
     absent = [name for name in names if name not in declared]
     if absent:
         raise InputError("missing_channel", f"{label} has no channel {absent[0]!r} (it has: {sorted(declared)[:12]})")

@@ -67,11 +67,20 @@ def scene_frame(index: int, count: int, width: int, height: int, changed: bool =
 
 
 def _write_exr(path: Path, data: dict[str, np.ndarray]) -> None:
-    channels = {DEPTH: data["depth"], INDEX: data["object_index"]}
-    for i, name in enumerate(NORMAL):
-        channels[name] = data["normal"][..., i].astype(np.float16)
-    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
-    OpenEXR.File(header, channels).write(str(path))
+    """One part per pass, the way Blender 5 writes multilayer EXRs."""
+    passes = {
+        "Depth": {DEPTH: data["depth"]},
+        "IndexOB": {INDEX: data["object_index"]},
+        "Normal": {name: data["normal"][..., i].astype(np.float16) for i, name in enumerate(NORMAL)},
+    }
+    parts = [
+        OpenEXR.Part(
+            {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, "name": f"{LAYER}.{name}"},
+            channels,
+        )
+        for name, channels in passes.items()
+    ]
+    OpenEXR.File(parts).write(str(path))
 
 
 def _write_color(path: Path, data: dict[str, np.ndarray]) -> None:
