@@ -81,7 +81,7 @@ def test_a_shot_without_geometry_is_refused() -> None:
         depth_range([np.full((2, 2), BACKGROUND, np.float32)], THRESHOLD)
 
 
-unit_vectors = arrays(np.float32, 3, elements=st.floats(-1, 1, width=32)).filter(
+unit_vectors = arrays(np.float32, 3, elements=st.floats(-1, 1, width=32, allow_subnormal=False)).filter(
     lambda v: np.linalg.norm(v) > 0.1
 )
 
@@ -102,8 +102,8 @@ def test_normal_colour_follows_the_scannet_protocol(v: np.ndarray, scale: float)
 
 keypoint = st.builds(
     Keypoint,
-    x=st.floats(0.0, 1.0),
-    y=st.floats(0.0, 1.0),
+    x=st.floats(0.0, 1.0, allow_subnormal=False),
+    y=st.floats(0.0, 1.0, allow_subnormal=False),
     depth=st.just(3.0),
     visible=st.booleans(),
 )
