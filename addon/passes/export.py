@@ -100,6 +100,8 @@ def check_request(
 def _render_file(scene: bpy.types.Scene, final: Path, root: Path) -> dict[str, str]:
     partial = writer.partial_path(final)
     render_setup.render_to(scene, partial)
+    if final.suffix == ".exr":
+        exr.clear_render_times(partial)
     writer.commit(partial, final)
     return writer.file_record(root, final)
 

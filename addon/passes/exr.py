@@ -166,6 +166,32 @@ def _decode_part(
     return images
 
 
+def clear_render_times(path: Path) -> None:
+    """Zero the digits of Cycles' timing attributes (`cycles.<layer>.render_time`, ...) in place.
+
+    Cycles stamps every render with how long it took, whatever the stamp settings, so two
+    renders of the same blocking differ in a few header bytes. Zeroing the digits keeps every
+    length and offset, and makes the file a function of the scene alone: a re-export then
+    uploads only the frames whose pixels changed.
+    """
+    data = bytearray(Path(path).read_bytes())
+    cursor = _Cursor(bytes(data), 8)
+    multipart = bool(struct.unpack("<i", data[4:8])[0] & _MULTIPART)
+    while True:
+        name = cursor.cstring()
+        if not name:  # end of a header; an empty header ends a multi-part list
+            if not multipart or cursor.data[cursor.pos] == 0:
+                break
+            continue
+        kind = cursor.cstring()
+        (size,) = struct.unpack("<i", cursor.take(4))
+        start = cursor.pos
+        cursor.take(size)
+        if kind == "string" and name.startswith("cycles.") and name.endswith("_time"):
+            data[start:start + size] = bytes(b"0"[0] if chr(b).isdigit() else b for b in data[start:start + size])
+    Path(path).write_bytes(bytes(data))
+
+
 def channel_names(path: Path) -> list[str]:
     """All channel names in the file, across its parts."""
     return [name for part in read_parts(Path(path).read_bytes())[0] for name, _ in part.channels]

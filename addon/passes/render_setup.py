@@ -96,9 +96,18 @@ def _common_output(scene: bpy.types.Scene, view_layer: str, size: tuple[int, int
     render.use_freestyle = False
     render.use_motion_blur = False  # Cycles writes no Vector pass with motion blur on
     render.use_single_layer = False  # would render the context's view layer, which belongs to the artist's scene
+    _no_metadata(render)
     for layer in scene.view_layers:
         layer.use = layer.name == view_layer
     return scene.view_layers[view_layer]
+
+
+def _no_metadata(render: bpy.types.RenderSettings) -> None:
+    """No date, render time or memory in the file headers: the same blocking must give the same bytes,
+    so a re-export uploads only the frames that really changed."""
+    for prop in render.bl_rna.properties:
+        if prop.identifier.startswith("use_stamp") and not prop.is_readonly:
+            setattr(render, prop.identifier, False)
 
 
 def _only_passes(layer: bpy.types.ViewLayer, wanted: set[str]) -> None:

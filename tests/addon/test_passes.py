@@ -172,6 +172,20 @@ def moving(addon: str, tmp_path_factory: pytest.TempPathFactory) -> Exported:
     return Exported(shot_json, shot, {"cube": cube.name, "flyer": sphere.name})
 
 
+def test_same_blocking_exports_the_same_bytes(addon: str, tmp_path: Path) -> None:
+    """Re-exporting unchanged blocking must upload nothing new: no dates or render times in the files."""
+    scene = blocking.new_scene("Repeat", resolution=(160, 120), frames=(1, 2))
+    blocking.add_camera(scene, (0.0, -8.0, 0.0), (0.0, 0.0, 0.0), lens=35.0)
+    blocking.add_sphere(scene, "RepeatBall", 1.2, (0.0, 0.0, 0.0))
+    passes = passes_module(addon)
+    runs = [load_package(passes.export_shot(scene, tmp_path / str(i), 1, 2, passes.ExportOptions()))[0]
+            for i in range(2)]
+    assert [f["passes"]["sha256"] for f in runs[0]["frames"]] == [f["passes"]["sha256"] for f in runs[1]["frames"]]
+    header = OpenEXR.File(str(tmp_path / "0" / runs[0]["frames"][0]["passes"]["path"]), header_only=True)
+    times = {k: v for part in header.parts for k, v in part.header.items() if k.endswith("_time")}
+    assert times and set(times.values()) == {"00:00.00"}
+
+
 def test_static_object_keeps_its_depth_while_another_flies_away(moving: Exported) -> None:
     shot_json, shot = moving
     frames = [frame_channels(shot_json, shot, i) for i in range(3)]
