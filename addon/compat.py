@@ -16,6 +16,11 @@ def addon_package() -> str:
     return __package__ or "underpaint"
 
 
+# Options of a path property that may hold a blend-relative '//' path: 4.5 added a flag for it
+# (5.0 warns without it), older versions refuse the flag.
+BLEND_RELATIVE_PATH: set[str] = {"PATH_SUPPORTS_BLEND_RELATIVE"} if bpy.app.version >= (4, 5, 0) else set()
+
+
 def sequencer_strips(editor: bpy.types.SequenceEditor) -> bpy.types.bpy_prop_collection:
     """The top-level strips of a sequence editor (`strips` in 5.0, `sequences` before)."""
     return editor.strips if BLENDER_5 else editor.sequences

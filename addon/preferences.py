@@ -6,7 +6,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import bpy
 
-from .compat import addon_package
+from .compat import BLEND_RELATIVE_PATH, addon_package
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8765"
 
@@ -54,6 +54,7 @@ class UNDERPAINT_AP_preferences(bpy.types.AddonPreferences):
         description="Where shot packages and painted takes are written ('//' = next to the .blend file)",
         default="//underpaint",
         subtype="DIR_PATH",
+        options=BLEND_RELATIVE_PATH,
     )
     backend_command: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Backend Command",
