@@ -194,7 +194,9 @@ class _ShotJobOperator(_JobOperator):
         check_server(client, wait, model)
         params, frames = self.job_params(context)
         shot = results.shot_name(scene)
-        options = passes.ExportOptions(shot_name=shot, color=bool(params["use_color"]))
+        # No engine reads motion vectors yet, and they double the export time (Blender evaluates the
+        # neighbouring frames too): Stylize measures only what painting uses.
+        options = passes.ExportOptions(shot_name=shot, color=bool(params["use_color"]), motion=False)
         request = jobs.JobRequest(
             kind=self.kind, scene=scene.name, params=params, model=model,
             takes_folder=folder, label=f"{self.bl_label} '{shot}'",

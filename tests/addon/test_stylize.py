@@ -268,12 +268,14 @@ def test_refine_region_masks_the_selected_objects(
 ) -> None:
     settings = scene.underpaint
     parent = settings.takes[settings.active_take]
+    # Another test's scene may own "Sphere" already; then this scene's is "Sphere.001".
+    sphere = next(obj for obj in scene.objects if obj.name.split(".")[0] == "Sphere")
     for obj in scene.objects:
-        obj.select_set(obj.name == "Sphere", view_layer=scene.view_layers[0])
+        obj.select_set(obj == sphere, view_layer=scene.view_layers[0])
     assert run_op(scene, "refine_region") == {"FINISHED"}
     child = settings.takes[settings.active_take]
     assert child.kind == "refine" and child.parent == parent.name
-    assert server.get(f"/v1/takes/{child.name}")["params"]["mask"]["objects"] == ["Sphere"]
+    assert server.get(f"/v1/takes/{child.name}")["params"]["mask"]["objects"] == [sphere.name]
 
 
 # -- what the panel shows ------------------------------------------------------------------------------------
