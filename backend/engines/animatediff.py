@@ -42,7 +42,14 @@ from PIL import Image
 
 from .base import CONTROL_TYPES, ControlSetting, EngineError, FrameChunk, PaintRequest, StepCallback
 from .blend import outside_repaint_mask
-from .devices import choose_device, choose_dtype, out_of_memory_as_error, should_offload, use_sdpa
+from .devices import (
+    choose_device,
+    choose_dtype,
+    flush_denormals,
+    out_of_memory_as_error,
+    should_offload,
+    use_sdpa,
+)
 from .loading import Components, load_components, missing, prepare, pull
 from .lora import check_styles, styles_applied
 from .registry import ModelSet
@@ -133,6 +140,7 @@ class AnimateDiffEngine:
         self.model_set = model_set.name
         self.device = choose_device(device)
         self.dtype = choose_dtype(self.device, self.settings.dtype)
+        flush_denormals(self.device)  # here too: torch's worker threads, started later, inherit it
         if components is None:
             prepare(self.settings, data_dir)
             components = load_components(self.settings, self.dtype)
@@ -208,18 +216,7 @@ class AnimateDiffEngine:
     # -- 2. the pipeline ------------------------------------------------------------------------------
 
     def _pipeline(self, plan: _Plan) -> DiffusionPipeline:
-        c = self.components
-        cls = AnimateDiffVideoToVideoControlNetPipeline if plan.video else AnimateDiffControlNetPipeline
-        pipe = cls(
-            vae=c.vae,
-            text_encoder=c.text_encoder,
-            tokenizer=c.tokenizer,
-            unet=c.unet,
-            motion_adapter=None,
-            controlnet=MultiControlNetModel([c.controlnets[name] for name in plan.controls]),
-            scheduler=self._scheduler(),
-        )
-        pipe.set_progress_bar_config(disable=True)
+        pipe = pipeline_for(self.components, plan.controls, plan.video)
         if self.offload:
             pipe.enable_model_cpu_offload(device=self.device)
         return pipe
@@ -248,6 +245,7 @@ class AnimateDiffEngine:
     ) -> torch.Tensor:
         """The whole shot's final latents (batch, channels, frames, height / 8, width / 8)."""
         request = plan.request
+        flush_denormals(self.device)
         timesteps = self._timesteps(pipe.scheduler, request)
         prompts = self._prompt_embeddings(pipe, plan)
         latents = self._start_latents(pipe, plan, timesteps[0])
@@ -418,6 +416,27 @@ class AnimateDiffEngine:
         video = pipe.decode_latents(latents, latents.shape[2])
         frames = pipe.video_processor.postprocess_video(video, output_type="np")[0]
         return (frames * 255).round().astype(np.uint8)
+
+
+def pipeline_for(components: Components, controls: list[str], video: bool = False) -> DiffusionPipeline:
+    """The diffusers pipeline around `components` for these controls, with a fresh scheduler.
+
+    Text-to-video or, with `video`, video-to-video; building one is cheap (the
+    models are shared, the motion UNet is already assembled).
+    """
+    cls = AnimateDiffVideoToVideoControlNetPipeline if video else AnimateDiffControlNetPipeline
+    scheduler = components.scheduler
+    pipe = cls(
+        vae=components.vae,
+        text_encoder=components.text_encoder,
+        tokenizer=components.tokenizer,
+        unet=components.unet,
+        motion_adapter=None,
+        controlnet=MultiControlNetModel([components.controlnets[name] for name in controls]),
+        scheduler=type(scheduler).from_config(scheduler.config),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
 
 
 def _frame_seed(seed: int, frame: int) -> int:

@@ -36,11 +36,11 @@ from typing import Any
 
 import numpy as np
 import torch
-from diffusers import AnimateDiffControlNetPipeline, DDIMScheduler, MultiControlNetModel
+from diffusers import DDIMScheduler
 from PIL import Image
 
 from underpaint.engines import architectures as arch
-from underpaint.engines.animatediff import AnimateDiffEngine
+from underpaint.engines.animatediff import AnimateDiffEngine, pipeline_for
 from underpaint.engines.base import EngineError, PaintRequest, PromptSpan
 from underpaint.engines.loading import Components, make_scheduler
 from underpaint.engines.registry import ModelSet, get_model_set
@@ -113,17 +113,8 @@ def paint(engine: AnimateDiffEngine, req: PaintRequest) -> None:
 
 
 def plain_call(components: Components, frames: int, steps: int) -> None:
-    """What a script calling diffusers directly does for the same shot (one window)."""
-    pipe = AnimateDiffControlNetPipeline(
-        vae=components.vae,
-        text_encoder=components.text_encoder,
-        tokenizer=components.tokenizer,
-        unet=components.unet,
-        motion_adapter=None,
-        controlnet=MultiControlNetModel([components.controlnets["depth"], components.controlnets["pose"]]),
-        scheduler=type(components.scheduler).from_config(components.scheduler.config),
-    )
-    pipe.set_progress_bar_config(disable=True)
+    """The diffusers pipeline's own `__call__` on the same shot (one window), around the same models."""
+    pipe = pipeline_for(components, ["depth", "pose"])
     images = controls(frames)
     pipe(
         prompt=PROMPT,

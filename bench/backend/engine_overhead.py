@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from diffusers import AnimateDiffControlNetPipeline, MultiControlNetModel
 from PIL import Image
 
-from underpaint.engines.animatediff import AnimateDiffEngine
+from underpaint.engines.animatediff import AnimateDiffEngine, pipeline_for
 from underpaint.engines.base import PaintRequest, PromptSpan
 from underpaint.engines.registry import load_engine
 
@@ -55,18 +54,8 @@ def engine_run(engine: AnimateDiffEngine, request: PaintRequest) -> np.ndarray:
 
 
 def plain_run(engine: AnimateDiffEngine, request: PaintRequest, noise: torch.Tensor) -> np.ndarray:
-    """The script a diffusers user writes, with the engine's models and start noise."""
-    c = engine.components
-    pipe = AnimateDiffControlNetPipeline(
-        vae=c.vae,
-        text_encoder=c.text_encoder,
-        tokenizer=c.tokenizer,
-        unet=c.unet,
-        motion_adapter=None,
-        controlnet=MultiControlNetModel([c.controlnets["depth"], c.controlnets["pose"]]),
-        scheduler=type(c.scheduler).from_config(c.scheduler.config),
-    )
-    pipe.set_progress_bar_config(disable=True)
+    """The diffusers pipeline's own `__call__`, around the engine's models, from the same start noise."""
+    pipe = pipeline_for(engine.components, ["depth", "pose"])
     video = pipe(
         prompt=PROMPT,
         negative_prompt=NEGATIVE,
