@@ -46,7 +46,10 @@ def create_app(settings: ServerSettings) -> FastAPI:
         services = open_services(settings.data_dir, settings.max_upload_bytes)
         catalog = ModelCatalog(settings.data_dir, settings.default_model)
         services.default_model = catalog.default_model
-        queue = JobQueue(services, discover(), settings.devices or detect_devices(), settings.engine_loader)
+        # The workers wait for the catalog's warm-up to import the engines (diffusers, transformers): two
+        # threads importing them at once can fail, as transformers' lazy imports are not thread-safe.
+        devices = settings.devices or detect_devices()
+        queue = JobQueue(services, discover(), devices, settings.engine_loader, ready=catalog.warm)
         hub = EventHub()
         hub.bind(asyncio.get_running_loop())
         queue.subscribe(hub.notify)

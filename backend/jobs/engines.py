@@ -165,23 +165,25 @@ class ModelCatalog:
 
     Importing an engine (diffusers, torch) takes seconds, so until `warm_up`
     has imported the engines once (on a background thread at server start),
-    availability is judged from the registry data alone.
+    availability is judged from the registry data alone. `warm` is set once
+    `warm_up` has returned, whether or not every engine imported.
     """
 
     def __init__(self, data_dir: Path, default_model: str | None = None) -> None:
         self.data_dir = data_dir
         self._default = default_model
-        self._warm = threading.Event()
+        self.warm = threading.Event()
 
     def warm_up(self) -> None:
         try:
             model_catalog(self.data_dir, ask_engine=True)
         except EngineError:
             pass  # reported by models() on every call
-        self._warm.set()
+        finally:
+            self.warm.set()
 
     def models(self) -> list[ModelInfo]:
-        return model_catalog(self.data_dir, ask_engine=self._warm.is_set())
+        return model_catalog(self.data_dir, ask_engine=self.warm.is_set())
 
     def default_model(self) -> str | None:
         if self._default:

@@ -31,12 +31,22 @@ Listener = Callable[[str], None]
 
 class JobQueue:
     def __init__(
-        self, services: Services, kinds: dict[str, JobKind], devices: list[str], loader: EngineLoader
+        self,
+        services: Services,
+        kinds: dict[str, JobKind],
+        devices: list[str],
+        loader: EngineLoader,
+        ready: threading.Event | None = None,
     ) -> None:
+        """`ready`: workers take no job before it is set (None: at once)."""
         self.services = services
         self.kinds = kinds
         self.devices = devices
         self._loader = loader
+        if ready is None:
+            ready = threading.Event()
+            ready.set()
+        self._ready = ready
         self._listeners: list[Listener] = []
         self._cond = threading.Condition()
         self._generation = 0
@@ -113,6 +123,9 @@ class JobQueue:
                 log.exception("job listener failed")
 
     def _work(self, device: str) -> None:
+        while not self._ready.wait(0.1):
+            if self._stopping.is_set():
+                return
         engines = EngineCache(self.services.data_dir, device, self._loader)
         while not self._stopping.is_set():
             with self._cond:

@@ -25,12 +25,11 @@ from underpaint.engines.loading import (
     prepare,
     pull_command,
 )
-from underpaint.engines.registry import get_model_set, load_model_sets
+from underpaint.engines.registry import load_model_sets
 from underpaint.engines.settings import AnimateDiffSettings, parse_settings
 from underpaint.errors import InputError
 
-# Engines whose model sets have an SD1.5-family base that a style LoRA can train on.
-TRAINABLE_ENGINES = ("animatediff",)
+from .request import TRAINABLE_ENGINES
 
 
 @dataclass
@@ -43,21 +42,6 @@ class BaseModels:
     tokenizer: CLIPTokenizer
     # The base's own noise schedule: training's DDPM and the validation renders' DDIM are made from it.
     scheduler_config: Any
-
-
-def trainable_settings(model: str, data_dir: Path) -> AnimateDiffSettings:
-    """The settings of model set `model`, refusing sets a style cannot be trained on."""
-    try:
-        model_set = get_model_set(model, data_dir)
-    except EngineError as exc:
-        raise InputError("unknown_model", str(exc)) from exc
-    if model_set.engine not in TRAINABLE_ENGINES:
-        raise InputError(
-            "model_not_trainable",
-            f"model set {model!r} (engine {model_set.engine!r}) cannot be trained on; styles train on "
-            f"model sets of the {', '.join(TRAINABLE_ENGINES)} engine (a Stable Diffusion 1.5 base)",
-        )
-    return parse_settings(model_set, data_dir)
 
 
 def load_base_models(settings: AnimateDiffSettings, data_dir: Path, dtype: torch.dtype) -> BaseModels:

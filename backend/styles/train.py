@@ -28,14 +28,15 @@ from underpaint.engines.base import EngineError
 from underpaint.engines.devices import choose_device, choose_dtype, release_memory
 from underpaint.errors import InputError
 
-from .base_models import load_base_models, trainable_settings
+from .base_models import load_base_models
 from .card import CardImage, StyleCard
-from .dataset import TrainingImage, hold_out, images_hash, load, scan
-from .registry import LORA_FILE, VALIDATION_DIR, check_name, refuse_existing, staged_style, write_card
+from .dataset import TrainingImage, hold_out, images_hash, load
+from .registry import LORA_FILE, VALIDATION_DIR, staged_style, write_card
+from .request import PRECISION_NAMES, TrainConfig, check_request, trainable_settings
 from .training import Examples, LoraTrainer
 from .validation import render_validation
 
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+PRECISIONS = dict(zip(PRECISION_NAMES, (torch.float32, torch.float16, torch.bfloat16), strict=True))
 # Share of the progress bar each stage takes.
 ENCODE_SHARE, TRAIN_SHARE = 0.05, 0.85
 # The loss curve's start and end are averaged over this fraction of the steps (at most MAX_WINDOW steps).
@@ -45,60 +46,9 @@ REPORT_EVERY = 0.25
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """What to train: the style's name, the model set it is for, and the recipe's knobs."""
-
-    name: str
-    model: str
-    steps: int = 1000
-    rank: int = 16
-    resolution: int = 512
-    trigger: str = ""
-    force: bool = False
-    learning_rate: float = 1e-4
-    batch_size: int = 1
-    seed: int = 0
-    precision: str = "auto"
-    gradient_checkpointing: bool = False
-    validation_images: int = 2
-    validation_steps: int = 20
-
-    @property
-    def trigger_word(self) -> str:
-        """The word that calls up the style in prompts: `trigger`, else the style's name."""
-        return self.trigger.strip() or self.name
-
-    def check(self) -> None:
-        """Every out-of-range setting as an InputError naming it."""
-        check_name(self.name)
-        _within("steps", self.steps, 1, 100_000)
-        _within("rank", self.rank, 1, 256)
-        _within("resolution", self.resolution, 8, 2048)
-        if self.resolution % 8:
-            raise InputError("invalid_params", f"resolution must be a multiple of 8, got {self.resolution}")
-        if not 0 < self.learning_rate <= 1:
-            raise InputError("invalid_params", f"learning rate must be in (0, 1], got {self.learning_rate}")
-        _within("batch size", self.batch_size, 1, 64)
-        _within("validation images", self.validation_images, 0, 8)
-        _within("validation steps", self.validation_steps, 1, 150)
-        if self.precision not in ("auto", *PRECISIONS):
-            raise InputError("invalid_params", f"precision must be auto, {', '.join(PRECISIONS)}; got {self.precision!r}")
-        if len(self.trigger) > 200 or any(c in self.trigger for c in "\r\n\0"):
-            raise InputError("invalid_params", "the trigger must be one line of at most 200 characters")
-
-
-@dataclass(frozen=True)
 class TrainProgress:
     fraction: float
     message: str
-
-
-def check_request(files: Mapping[str, Path], config: TrainConfig, data_dir: Path, label: str) -> list[TrainingImage]:
-    """Everything that can be refused before a model loads: settings, name, model set, images."""
-    config.check()
-    refuse_existing(data_dir, config.name, config.force)
-    trainable_settings(config.model, data_dir)
-    return scan(files, config.resolution, config.trigger_word, label)
 
 
 def train_style(
@@ -244,11 +194,6 @@ def _validation_prompts(
     if held:
         return [(image.caption, pixels[image.name]) for image in held]
     return [(config.trigger_word, None)]
-
-
-def _within(label: str, value: int, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InputError("invalid_params", f"{label} must be an integer from {low} to {high}, got {value!r}")
 
 
 @contextmanager

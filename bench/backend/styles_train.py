@@ -34,7 +34,8 @@ from diffusers import DDPMScheduler
 
 from underpaint.engines import architectures as arch
 from underpaint.engines.tiny import ensure_tiny_models, write_tokenizer
-from underpaint.styles.base_models import BaseModels, load_base_models, trainable_settings
+from underpaint.styles.base_models import BaseModels, load_base_models
+from underpaint.styles.request import trainable_settings
 from underpaint.styles.training import Examples, LoraTrainer
 
 CAPTION = "inkwash, a lighthouse on a cliff at dusk"

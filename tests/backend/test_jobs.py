@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -44,15 +47,23 @@ def data_dir(tmp_path: Path) -> Path:
     return tmp_path / "data"
 
 
-@pytest.fixture
-def queue(data_dir: Path):
+@contextmanager
+def open_queue(data_dir: Path, ready: threading.Event | None = None) -> Iterator[JobQueue]:
     services = open_services(data_dir)
     services.default_model = lambda: "toy"
-    jobs = JobQueue(services, discover(), ["cpu"], load_engine)
+    jobs = JobQueue(services, discover(), ["cpu"], load_engine, ready)
     jobs.start()
-    yield jobs
-    jobs.stop()
-    services.db.close()
+    try:
+        yield jobs
+    finally:
+        jobs.stop()
+        services.db.close()
+
+
+@pytest.fixture
+def queue(data_dir: Path):
+    with open_queue(data_dir) as jobs:
+        yield jobs
 
 
 @pytest.fixture
@@ -111,6 +122,19 @@ def test_a_failing_engine_fails_the_job_not_the_worker(queue: JobQueue, shot: st
     take = queue.services.takes.get(broken.take)
     assert take.state == "failed" and take.frames == [1, 2], "frames painted before the failure are kept"
     assert finished(queue, queue.submit("stylize", shot, params()).id).state == "done"
+
+
+def test_workers_take_no_job_before_the_queue_is_ready(data_dir: Path, tmp_path: Path) -> None:
+    """The server holds its workers until the engines are imported: transformers' lazy imports are not
+    thread-safe, so a job importing them beside the catalog's warm-up could fail."""
+    ready = threading.Event()
+    with open_queue(data_dir, ready) as queue:
+        shot = store_in_blobs(write_shot(tmp_path / "shot", frames=2, width=32, height=24), queue.services.blobs)
+        job_id = queue.submit("stylize", shot, params()).id
+        time.sleep(0.5)  # time for an ungated worker to claim it
+        assert queue.get(job_id).state == "queued"
+        ready.set()
+        assert finished(queue, job_id).state == "done"
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from underpaint.errors import InputError
 from underpaint.jobs.context import JobContext, JobKind, Progress, Services
 from underpaint.shot.package import ShotPackage
 from underpaint.styles.dataset import check_relative_name
-from underpaint.styles.train import TrainConfig, TrainProgress, check_request, train_style
+from underpaint.styles.request import TrainConfig, check_request
 
 LABEL = "the uploaded images"
 
@@ -62,6 +62,10 @@ def check(params: TrainStyleParams, package: ShotPackage | None, services: Servi
 
 
 def run(ctx: JobContext, params: TrainStyleParams) -> None:
+    # Imported here, not at the top: the training stack (torch, diffusers, peft) takes seconds to import,
+    # and the server imports every job kind at start-up.
+    from underpaint.styles.train import TrainProgress, train_style
+
     def report(progress: TrainProgress) -> None:
         ctx.report(Progress(progress.fraction, 0, 0, progress.message))
 
