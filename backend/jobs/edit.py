@@ -44,9 +44,9 @@ from .context import JobContext, JobKind, ProgressCallback, Services, StopCheck,
 from .kinds.stylize import check as check_paint
 from .stylize import (
     PaintParams,
+    ProgressReporter,
     StylizeParams,
     StylizePlan,
-    _Reporter,
     frame_range,
     paint_request,
     plan_stylize,
@@ -207,7 +207,7 @@ def _parent_depth_range(parent: Take) -> DepthRange | None:
 class _EditWriter:
     """Writes the new take in frame order: parent files, painted frames, composites."""
 
-    def __init__(self, takes: TakeStore, plan: EditPlan, take_id: str, progress: _Reporter) -> None:
+    def __init__(self, takes: TakeStore, plan: EditPlan, take_id: str, progress: ProgressReporter) -> None:
         self.takes, self.plan, self.take_id, self.progress = takes, plan, take_id, progress
 
     def copy(self, frames: range) -> None:
@@ -260,7 +260,7 @@ def run_edit(
     """Paint the edit into a new take of kind `kind` and return its id (cancel and failure as `run_stylize`)."""
     stop = check or (lambda: None)
     parent, span = plan.parent, plan.plan
-    progress = _Reporter(report, parent.frame_end - parent.frame_start + 1)
+    progress = ProgressReporter(report, parent.frame_end - parent.frame_start + 1)
     progress.say(f"loading model set {span.model}")
     engine = engines(span.model)
     stop()

@@ -167,7 +167,7 @@ def plan_stylize(package: ShotPackage, params: StylizeParams, default_model: str
     return StylizePlan(frames, size, model, resize, prompt_spans(params, package, frames))
 
 
-class _Reporter:
+class ProgressReporter:
     """Turns denoising steps and written frames into `Progress` reports (steps weigh 95%)."""
 
     def __init__(self, report: ProgressCallback | None, frames_total: int) -> None:
@@ -239,7 +239,7 @@ def run_stylize(
     """
     stop = check or (lambda: None)
     plan = plan_stylize(package, params, default_model)
-    progress = _Reporter(report, len(plan.frames))
+    progress = ProgressReporter(report, len(plan.frames))
     progress.say(f"loading model set {plan.model}")
     engine = engines(plan.model)
     stop()
