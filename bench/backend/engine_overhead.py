@@ -8,6 +8,9 @@ Runs alternate; the median of each is reported, as CPU seconds of this process
 (robust on a shared machine) and wall seconds. Target: under 5% overhead. The
 largest pixel difference between the two shows they do the same work.
 
+Seen here (2 shared CPU cores): pipeline 2.279 CPU s, engine 2.289 CPU s: +0.4% CPU, -0.7% wall,
+largest pixel difference 0 / 255.
+
     .venv/bin/python bench/backend/engine_overhead.py [--size 128] [--steps 10] [--repeats 5]
 """
 
