@@ -13,7 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from underpaint import __version__
 from underpaint.engines.registry import load_engine
@@ -23,7 +23,8 @@ from underpaint.jobs.kinds import discover
 from underpaint.jobs.queue import JobQueue
 
 from . import health, jobs, styles, takes, uploads
-from .deps import Server, require_token
+from .auth import RequireToken
+from .deps import Server
 from .errors import install_error_handlers
 from .events import EventHub
 from .limits import BodyLimit
@@ -67,10 +68,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
         version=__version__,
         description="Paints over Blender blocking with ControlNet video diffusion. API v1.",
         lifespan=lifespan,
-        dependencies=[Depends(require_token)],
     )
     install_error_handlers(app)
     for module in (health, uploads, jobs, takes, styles):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, json_bytes=settings.max_json_bytes, upload_bytes=settings.max_upload_bytes)
+    if settings.token is not None:
+        app.add_middleware(RequireToken, token=settings.token)  # added last: runs first, before any body is read
     return app

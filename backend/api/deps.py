@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import hmac
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from underpaint.blobs import BlobStore
-from underpaint.errors import InputError
 from underpaint.jobs.context import Services
 from underpaint.jobs.engines import ModelCatalog
 from underpaint.jobs.queue import JobQueue
@@ -31,17 +29,6 @@ class Server:
 
 def get_server(request: Request) -> Server:
     return request.app.state.server
-
-
-def require_token(request: Request) -> None:
-    """With a token configured, every request must carry `Authorization: Bearer <token>`."""
-    token = get_server(request).token
-    if token is None:
-        return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise InputError("unauthorized", "this server needs 'Authorization: Bearer <token>' (see the add-on "
-                         "preferences)", status=401)
 
 
 def get_queue(request: Request) -> JobQueue:

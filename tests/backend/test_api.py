@@ -179,9 +179,15 @@ def test_a_token_guards_every_request(tmp_path: Path) -> None:
             assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
         upload = httpx.post(f"{live.url}/v1/blobs", content=b"secret bytes")
         assert upload.status_code == 401
+        # FastAPI's own pages too: the API description is the server's business.
+        for path in ("/openapi.json", "/docs", "/redoc", "/no-such-page"):
+            response = httpx.get(f"{live.url}{path}")
+            assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized", path
         with ServerClient(live.url, token="s3cret") as c:
             assert c.health()["auth_required"] is True
             assert c.missing([hashlib.sha256(b"secret bytes").hexdigest()]) != []
+            schema = c.http.get("/openapi.json")
+            assert schema.status_code == 200 and "/v1/jobs" in schema.json()["paths"]
 
 
 def test_binding_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
