@@ -144,12 +144,12 @@ def load_components(settings: AnimateDiffSettings, dtype: torch.dtype) -> Compon
 
 
 def _load(settings: AnimateDiffSettings, dtype: torch.dtype) -> Components:
-    unet, vae, text_encoder, tokenizer, scheduler_config = _load_base(settings.base, dtype)
+    unet, vae, text_encoder, tokenizer, scheduler_config = load_base(settings.base, dtype)
     if settings.vae is not None:
-        vae = _load_model(AutoencoderKL, settings.vae, dtype)
-    adapter = _load_model(MotionAdapter, settings.motion_adapter, dtype)
+        vae = load_model(AutoencoderKL, settings.vae, dtype)
+    adapter = load_model(MotionAdapter, settings.motion_adapter, dtype)
     motion_unet = UNetMotionModel.from_unet2d(unet, adapter)
-    controlnets = {c: _load_model(ControlNetModel, s, dtype) for c, s in settings.controlnets.items()}
+    controlnets = {c: load_model(ControlNetModel, s, dtype) for c, s in settings.controlnets.items()}
     return Components(
         unet=motion_unet,
         vae=vae,
@@ -160,7 +160,7 @@ def _load(settings: AnimateDiffSettings, dtype: torch.dtype) -> Components:
     )
 
 
-def _load_base(source: Source, dtype: torch.dtype) -> tuple[Any, ...]:
+def load_base(source: Source, dtype: torch.dtype) -> tuple[Any, ...]:
     """UNet, VAE, text encoder, tokenizer and scheduler config of an SD1.5-family base model."""
     if source.kind == "file":
         pipe = StableDiffusionPipeline.from_single_file(
@@ -177,7 +177,8 @@ def _load_base(source: Source, dtype: torch.dtype) -> tuple[Any, ...]:
     )
 
 
-def _load_model(cls: Any, source: Source, dtype: torch.dtype) -> Any:
+def load_model(cls: Any, source: Source, dtype: torch.dtype) -> Any:
+    """One diffusers model (VAE, motion adapter, ControlNet) from a hub id, a folder or a single file."""
     if source.kind == "file":
         return cls.from_single_file(
             source.location, config=source.config, torch_dtype=dtype, local_files_only=True

@@ -19,9 +19,9 @@ from transformers import CLIPTextModel, CLIPTokenizer
 
 from underpaint.engines.base import EngineError
 from underpaint.engines.loading import (
-    _load_base,
-    _load_model,
     is_available,
+    load_base,
+    load_model,
     prepare,
     pull_command,
 )
@@ -53,10 +53,10 @@ def load_base_models(settings: AnimateDiffSettings, data_dir: Path, dtype: torch
             f"run `{pull_command(settings)}`"
         )
     try:
-        unet, vae, text_encoder, tokenizer, scheduler_config = _load_base(settings.base, dtype)
+        unet, vae, text_encoder, tokenizer, scheduler_config = load_base(settings.base, dtype)
         if settings.vae is not None:
             # The latents must come from the VAE the engine decodes with.
-            vae = _load_model(AutoencoderKL, settings.vae, dtype)
+            vae = load_model(AutoencoderKL, settings.vae, dtype)
     except OSError as exc:
         raise EngineError(f"model set {settings.name!r}: the base model could not be loaded ({exc})") from exc
     return BaseModels(unet, vae, text_encoder, tokenizer, scheduler_config)
