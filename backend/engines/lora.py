@@ -25,8 +25,8 @@ def check_styles(styles: list[StyleRef], model_set: str) -> None:
         label = style.name or style.path
         if style.base_model and style.base_model != model_set:
             raise EngineError(
-                f"style {label!r} was trained on model set {style.base_model!r}; "
-                f"it cannot paint with {model_set!r}"
+                f"style {label!r} was trained on model set {style.base_model!r} and cannot be used with "
+                f"{model_set!r}; paint with {style.base_model!r} or train the style again on {model_set!r}"
             )
         if not Path(style.path).is_file():
             raise EngineError(f"style {label!r}: LoRA file not found: {style.path}")
@@ -36,7 +36,10 @@ def check_styles(styles: list[StyleRef], model_set: str) -> None:
 
 @contextmanager
 def styles_applied(pipe: DiffusionPipeline, styles: list[StyleRef], model_set: str) -> Iterator[None]:
-    """Load `styles` as weighted adapters into `pipe`'s UNet and text encoder for the duration of the block."""
+    """Load `styles` as weighted adapters into `pipe`'s UNet and text encoder for the duration of the block.
+
+    Engines call `check_styles` first, when the request arrives, so a wrong style fails before any work.
+    """
     if not styles:
         yield
         return
@@ -52,11 +55,6 @@ def styles_applied(pipe: DiffusionPipeline, styles: list[StyleRef], model_set: s
 
 def _load(pipe: DiffusionPipeline, style: StyleRef, name: str, model_set: str) -> None:
     label = style.name or Path(style.path).stem
-    if style.base_model and style.base_model != model_set:
-        raise EngineError(
-            f"style {label!r} was trained on model set {style.base_model!r} and cannot be used with "
-            f"{model_set!r}; paint with {style.base_model!r} or train the style again on {model_set!r}"
-        )
     try:
         pipe.load_lora_weights(style.path, adapter_name=name)
     except (ValueError, RuntimeError, KeyError, OSError) as exc:
