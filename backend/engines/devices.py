@@ -60,14 +60,19 @@ def weight_bytes(models: Iterable[torch.nn.Module]) -> int:
     return sum(p.numel() * p.element_size() for m in models for p in m.parameters())
 
 
-def should_offload(device: torch.device, setting: str, models: Iterable[torch.nn.Module]) -> bool:
-    """Offload when the set says so, or ('auto') when the free GPU memory cannot hold weights + activations."""
+def should_offload(
+    device: torch.device, setting: str, models: Iterable[torch.nn.Module], working_memory: int = WORKING_MEMORY
+) -> bool:
+    """Offload when the set says so, or ('auto') when the free GPU memory cannot hold weights + activations.
+
+    `working_memory` is the engine's activation peak on top of the weights (bytes).
+    """
     if device.type != "cuda" or setting == "never":
         return False
     if setting == "always":
         return True
     free, _ = torch.cuda.mem_get_info(device)
-    return free < weight_bytes(models) + WORKING_MEMORY
+    return free < weight_bytes(models) + working_memory
 
 
 def flush_denormals(device: torch.device) -> None:
