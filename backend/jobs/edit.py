@@ -22,7 +22,6 @@ An edit reads as the method:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -32,7 +31,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from underpaint.blobs import BlobStore
 from underpaint.control import DepthRange, color_video, make_controls
-from underpaint.engines.base import Cancelled, Engine, EngineError, PaintRequest
+from underpaint.engines.base import Engine
 from underpaint.engines.registry import ModelSet, get_model_set
 from underpaint.errors import InputError
 from underpaint.shot.package import ShotPackage, describe_validation_error
@@ -49,7 +48,9 @@ from .stylize import (
     StylizePlan,
     frame_range,
     paint_request,
+    painted_frames,
     plan_stylize,
+    record_painting,
 )
 
 # Painted frames each side of the region the engine sees as fixed context, when the model set does
@@ -228,23 +229,6 @@ class _EditWriter:
         self.progress.frame_written(frame)
 
 
-def _paint_edit(
-    engine: Engine, request: PaintRequest, plan: EditPlan, writer: _EditWriter, on_step: Callable[[int, int], None]
-) -> None:
-    parent, frames = plan.parent, plan.plan.frames
-    writer.copy(range(parent.frame_start, frames[0]))
-    done = 0
-    for chunk in engine.paint(request, on_step):
-        if chunk.start != done:
-            raise EngineError(f"engine yielded frames from {chunk.start}, expected {done}")
-        for offset, rgb in enumerate(chunk.frames):
-            writer.painted(frames[chunk.start + offset], rgb)
-        done += len(chunk.frames)
-    if done != len(frames):
-        raise EngineError(f"engine painted {done} of {len(frames)} frames")
-    writer.copy(range(frames[-1] + 1, parent.frame_end + 1))
-
-
 def run_edit(
     package: ShotPackage,
     plan: EditPlan,
@@ -279,25 +263,23 @@ def run_edit(
     )
     if on_take is not None:
         on_take(take.id)
-    started = time.perf_counter()
 
-    def on_step(done: int, total: int) -> None:
-        stop()
-        progress.step(done, total)
+    def paint() -> None:
+        """Parent frames before the span, the span painted and composited, parent frames after it."""
+        writer = _EditWriter(takes, plan, take.id, progress)
+        writer.copy(range(parent.frame_start, span.frames[0]))
+        for frame, rgb in painted_frames(engine, request, span.frames, progress.stepper(stop)):
+            writer.painted(frame, rgb)
+        writer.copy(range(span.frames[-1] + 1, parent.frame_end + 1))
 
-    try:
-        _paint_edit(engine, request, plan, _EditWriter(takes, plan, take.id, progress), on_step)
-    except Cancelled:
-        takes.finish(take.id, "cancelled", {"paint_seconds": time.perf_counter() - started})
-        raise
-    except BaseException as exc:
-        takes.finish(take.id, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    seams = edit_seams(
-        lambda f: takes.read_frame(take.id, f), lambda f: takes.read_frame(parent.id, f), plan.region.frames,
-        (parent.frame_start, parent.frame_end), plan.region.masks, plan.region.feather,
-    )
-    takes.finish(take.id, "done", {"paint_seconds": time.perf_counter() - started, "seams": seams})
+    def measure() -> dict[str, Any]:
+        seams = edit_seams(
+            lambda f: takes.read_frame(take.id, f), lambda f: takes.read_frame(parent.id, f), plan.region.frames,
+            (parent.frame_start, parent.frame_end), plan.region.masks, plan.region.feather,
+        )
+        return {"seams": seams}
+
+    record_painting(takes, take.id, paint, measure)
     progress.say("done")
     return take.id
 

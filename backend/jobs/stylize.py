@@ -11,16 +11,16 @@ the take. It needs no HTTP: the job worker and the command line call it alike.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from underpaint.control import ControlSet, ResizePlan, color_video, default_size, make_controls
 from underpaint.control.sequence import check_control_kinds
-from underpaint.engines.base import Cancelled, ControlSetting, EngineError, PaintRequest, PromptSpan
+from underpaint.engines.base import Cancelled, ControlSetting, Engine, EngineError, PaintRequest, PromptSpan
 from underpaint.errors import InputError
 from underpaint.shot.package import ShotPackage
 from underpaint.takes.store import TakeStore
@@ -185,6 +185,15 @@ class ProgressReporter:
         self.steps = (done, total)
         self.say(f"painting: step {done}/{total}, {self.frames}/{self.total} frames written")
 
+    def stepper(self, stop: Callable[[], None]) -> Callable[[int, int], None]:
+        """The engine's `on_step`: stop if asked to (cancel), else report the step."""
+
+        def on_step(done: int, total: int) -> None:
+            stop()
+            self.step(done, total)
+
+        return on_step
+
     def frame_written(self, frame: int) -> None:
         self.frames += 1
         self.say(f"wrote frame {frame} ({self.frames}/{self.total})")
@@ -258,28 +267,49 @@ def run_stylize(
     )
     if on_take is not None:
         on_take(take.id)
-    started = time.perf_counter()
 
-    def on_step(done: int, total: int) -> None:
-        stop()
-        progress.step(done, total)
+    def paint() -> None:
+        for frame, rgb in painted_frames(engine, request, plan.frames, progress.stepper(stop)):
+            takes.write_frame(take.id, frame, rgb)
+            progress.frame_written(frame)
 
-    try:
-        for chunk in engine.paint(request, on_step):
-            if chunk.start != progress.frames:
-                raise EngineError(f"engine yielded frames from {chunk.start}, expected {progress.frames}")
-            for offset, rgb in enumerate(chunk.frames):
-                frame = plan.frames[chunk.start + offset]
-                takes.write_frame(take.id, frame, rgb)
-                progress.frame_written(frame)
-        if progress.frames != len(plan.frames):
-            raise EngineError(f"engine painted {progress.frames} of {len(plan.frames)} frames")
-    except Cancelled:
-        takes.finish(take.id, "cancelled", {"paint_seconds": time.perf_counter() - started})
-        raise
-    except BaseException as exc:
-        takes.finish(take.id, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
-    takes.finish(take.id, "done", {"paint_seconds": time.perf_counter() - started})
+    record_painting(takes, take.id, paint)
     progress.say("done")
     return take.id
+
+
+def painted_frames(
+    engine: Engine, request: PaintRequest, frames: list[int], on_step: Callable[[int, int], None]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The engine's painting of `frames` as (Blender frame, RGB) pairs, checked to come once each, in order."""
+    done = 0
+    for chunk in engine.paint(request, on_step):
+        if chunk.start != done:
+            raise EngineError(f"engine yielded frames from {chunk.start}, expected {done}")
+        for offset, rgb in enumerate(chunk.frames):
+            yield frames[done + offset], rgb
+        done += len(chunk.frames)
+    if done != len(frames):
+        raise EngineError(f"engine painted {done} of {len(frames)} frames")
+
+
+def record_painting(
+    takes: TakeStore, take_id: str, paint: Callable[[], None], measure: Callable[[], dict[str, Any]] = dict
+) -> None:
+    """Run `paint` and seal take `take_id` as it ended, re-raising any exception.
+
+    Done: with `paint_seconds` and the metrics `measure` returns afterwards. Cancelled: with the frames
+    painted so far. Failed (`measure` failing included): with the error.
+    """
+    started = time.perf_counter()
+    try:
+        paint()
+        metrics = {"paint_seconds": time.perf_counter() - started}
+        metrics.update(measure())
+    except Cancelled:
+        takes.finish(take_id, "cancelled", {"paint_seconds": time.perf_counter() - started})
+        raise
+    except BaseException as exc:
+        takes.finish(take_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    takes.finish(take_id, "done", metrics)
