@@ -33,12 +33,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def client(server: LiveServer):
-    with ServerClient(server.url) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def shot(client: ServerClient, tmp_path_factory: pytest.TempPathFactory) -> str:
     directory = write_shot(tmp_path_factory.mktemp("shot"), frames=6, width=32, height=24, pose=True)
     return client.upload_package(directory).shot

@@ -26,12 +26,6 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def client(server: LiveServer):
-    with ServerClient(server.url) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
 def files(client: ServerClient, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The concept art uploaded as blobs, as the add-on sends it: relative name -> sha256."""
     folder = write_concept_art(tmp_path_factory.mktemp("art"), count=4)
