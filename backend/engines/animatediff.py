@@ -462,6 +462,11 @@ def _check_request(request: PaintRequest, available: tuple[str, ...]) -> None:
         raise EngineError(f"guidance must not be negative, got {request.guidance}")
     if not request.prompts:
         raise EngineError("the request has no prompt")
+    if request.reference_images:
+        raise EngineError(
+            "animatediff takes no reference images; carry the look with a style (LoRA), or paint with a "
+            "wan-vace model set"
+        )
     starts = [span.start for span in request.prompts]
     if starts != sorted(starts) or starts[0] < 0 or starts[-1] >= n:
         raise EngineError(f"prompt schedule starts {starts} must increase and lie within frames 0-{n - 1}")

@@ -47,6 +47,7 @@ from .stylize import (
     StylizeParams,
     StylizePlan,
     frame_range,
+    load_references,
     paint_request,
     painted_frames,
     plan_stylize,
@@ -178,7 +179,7 @@ def plan_edit(
     """Check an edit against its parent and shot (raises `InputError`) and settle the span it paints."""
     parent = editable_parent(services.takes, params.parent_take, package)
     whole = paint_params(parent, params, (parent.frame_start, parent.frame_end))
-    check_paint(whole, package, services)  # model set, controls, colour render, styles: as for a stylize
+    check_paint(whole, package, services)  # model set, controls, colour render, styles, references: as a stylize
     whole_plan = plan_stylize(package, whole, services.default_model())
     region = region_of(params, parent, whole_plan, package, services.blobs)
     context = context_frames(get_model_set(whole_plan.model, services.data_dir), params.context)
@@ -240,6 +241,7 @@ def run_edit(
     check: StopCheck | None = None,
     on_take: Callable[[str], None] | None = None,
     resolve_style: StyleResolver | None = None,
+    references: list[np.ndarray] | None = None,
 ) -> str:
     """Paint the edit into a new take of kind `kind` and return its id (cancel and failure as `run_stylize`)."""
     stop = check or (lambda: None)
@@ -254,7 +256,7 @@ def run_edit(
         on_frame=lambda i: stop(),
     )
     init_video = color_video(package, span.frames, span.resize) if plan.params.use_color else None
-    request = paint_request(plan.params, span, controls, init_video, resolve_style)
+    request = paint_request(plan.params, span, controls, init_video, resolve_style, references)
     request.known, request.repaint_mask = _known_frames(takes, plan)
     take = takes.create(
         shot=package.shot.shot, shot_sha=package.sha256, kind=kind, params=plan.record,
@@ -293,10 +295,12 @@ def edit_kind(name: str, params: type[EditParams], region_of: RegionBuilder) -> 
 
     def run(ctx: JobContext, parsed: EditParams) -> None:
         package = ctx.package()
+        plan = plan_edit(package, parsed, region_of, ctx.services)
         run_edit(
-            package, plan_edit(package, parsed, region_of, ctx.services), name,
+            package, plan, name,
             takes=ctx.services.takes, engines=ctx.engines, report=ctx.report, check=ctx.check,
             on_take=ctx.set_take, resolve_style=ctx.services.resolve_style,
+            references=load_references(ctx.services.blobs, plan.params.references),
         )
 
     return JobKind(name, params, run, check)

@@ -18,10 +18,12 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from underpaint.blobs import BlobStore, check_sha256
 from underpaint.control import ControlSet, ResizePlan, color_video, default_size, make_controls
 from underpaint.control.sequence import check_control_kinds
 from underpaint.engines.base import Cancelled, ControlSetting, Engine, EngineError, PaintRequest, PromptSpan
 from underpaint.errors import InputError
+from underpaint.images import read_png
 from underpaint.shot.package import ShotPackage
 from underpaint.takes.store import TakeStore
 
@@ -79,7 +81,16 @@ class PaintParams(_Params):
     use_color: bool = False
     strength: float = Field(0.6, gt=0.0, le=1.0)
     styles: list[StyleParams] = Field(default_factory=list, max_length=8)
+    references: list[str] = Field(
+        default_factory=list, max_length=4,
+        description="blob sha256s of PNG reference images carrying the look (engines that take them: wan-vace)",
+    )
     fit: Literal["crop", "letterbox"] = "crop"
+
+    @field_validator("references")
+    @classmethod
+    def _blob_ids(cls, value: list[str]) -> list[str]:
+        return [check_sha256(sha) for sha in value]
 
 
 class StylizeParams(PaintParams):
@@ -199,12 +210,18 @@ class ProgressReporter:
         self.say(f"wrote frame {frame} ({self.frames}/{self.total})")
 
 
+def load_references(blobs: BlobStore, shas: list[str]) -> list[np.ndarray]:
+    """The reference images a request names, decoded (checked at submit, read again when painting)."""
+    return [read_png(blobs.require(sha), "RGB", label=f"reference image {sha[:12]}") for sha in shas]
+
+
 def paint_request(
     params: PaintParams,
     plan: StylizePlan,
     controls: ControlSet,
     init_video: np.ndarray | None,
     resolve_style: StyleResolver | None,
+    references: list[np.ndarray] | None = None,
 ) -> PaintRequest:
     if params.styles and resolve_style is None:
         raise InputError("unknown_style", "this server has no style registry; remove 'styles' from the request")
@@ -223,6 +240,7 @@ def paint_request(
         init_video=init_video,
         strength=params.strength,
         styles=styles,
+        reference_images=list(references or []),
     )
 
 
@@ -237,6 +255,7 @@ def run_stylize(
     check: StopCheck | None = None,
     on_take: Callable[[str], None] | None = None,
     resolve_style: StyleResolver | None = None,
+    references: list[np.ndarray] | None = None,
 ) -> str:
     """Paint `package` into a new take and return its id.
 
@@ -255,7 +274,7 @@ def run_stylize(
     progress.say("making control images")
     controls = make_controls(package, plan.frames, plan.resize, list(params.controls), on_frame=lambda i: stop())
     init_video = color_video(package, plan.frames, plan.resize) if params.use_color else None
-    request = paint_request(params, plan, controls, init_video, resolve_style)
+    request = paint_request(params, plan, controls, init_video, resolve_style, references)
     resolved = params.model_copy(update={
         "model": plan.model, "width": plan.size[0], "height": plan.size[1],
         "frames": (plan.frames[0], plan.frames[-1]),

@@ -6,12 +6,12 @@ from underpaint.engines.base import EngineError
 from underpaint.engines.registry import get_model_set
 from underpaint.errors import InputError
 from underpaint.jobs.context import JobContext, JobKind, Services
-from underpaint.jobs.stylize import StylizeParams, plan_stylize, run_stylize
+from underpaint.jobs.stylize import StylizeParams, load_references, plan_stylize, run_stylize
 from underpaint.shot.package import ShotPackage
 
 
 def check(params: StylizeParams, package: ShotPackage | None, services: Services) -> None:
-    """Refuse at submit time what would fail later: ranges, controls, model set, styles."""
+    """Refuse at submit time what would fail later: ranges, controls, model set, styles, reference images."""
     assert package is not None  # KIND needs a shot, so the queue assembled one
     plan = plan_stylize(package, params, services.default_model())
     try:
@@ -23,6 +23,7 @@ def check(params: StylizeParams, package: ShotPackage | None, services: Services
             raise InputError("unknown_style", "this server has no style registry; remove 'styles' from the request")
         for style in params.styles:
             services.resolve_style(style.name, style.weight)
+    load_references(services.blobs, params.references)
 
 
 def run(ctx: JobContext, params: StylizeParams) -> None:
@@ -36,6 +37,7 @@ def run(ctx: JobContext, params: StylizeParams) -> None:
         check=ctx.check,
         on_take=ctx.set_take,
         resolve_style=ctx.services.resolve_style,
+        references=load_references(ctx.services.blobs, params.references),
     )
 
 
