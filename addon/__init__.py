@@ -15,8 +15,9 @@ from .ui import export_op, panel, stylize_ops
 # Registration order: preferences and property groups, then operators, then panels
 # (export_op after panel: its sub-panel hangs under the main panel).
 _MODULES = (preferences, properties, stylize_ops, panel, export_op)
-# Modules with set-up beyond classes (timers, handlers, the local server, the status bar), run after them.
-_SERVICES = (jobs, server_process, panel)
+# Modules with set-up beyond classes (timers, handlers, the local server, the status bar, properties on
+# Blender's own types), run after them.
+_SERVICES = (jobs, server_process, panel, export_op)
 
 
 def _classes() -> list[type]:

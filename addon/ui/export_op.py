@@ -57,14 +57,6 @@ class UNDERPAINT_PG_pose_map(bpy.types.PropertyGroup):
     joints: bpy.props.CollectionProperty(type=UNDERPAINT_PG_joint_override)  # type: ignore[valid-type]
     active_joint: bpy.props.IntProperty(name="Active Joint", default=0)  # type: ignore[valid-type]
 
-    @classmethod
-    def register(cls) -> None:
-        setattr(bpy.types.Object, OVERRIDE_PROPERTY, bpy.props.PointerProperty(type=cls))
-
-    @classmethod
-    def unregister(cls) -> None:
-        delattr(bpy.types.Object, OVERRIDE_PROPERTY)
-
 
 class UNDERPAINT_OT_export_shot(bpy.types.Operator):
     """Render the shot's control passes (depth, normals, object index, pose) into a shot package folder"""
@@ -262,3 +254,13 @@ classes = (
     UNDERPAINT_UL_joint_overrides,
     UNDERPAINT_PT_export,
 )
+
+
+# Attached here, after the classes, not from the property group's own register(): a PropertyGroup
+# with register/unregister class methods makes bpy 4.2's module crash at exit (measured).
+def register() -> None:
+    setattr(bpy.types.Object, OVERRIDE_PROPERTY, bpy.props.PointerProperty(type=UNDERPAINT_PG_pose_map))
+
+
+def unregister() -> None:
+    delattr(bpy.types.Object, OVERRIDE_PROPERTY)
