@@ -18,6 +18,7 @@ from ..passes import ExportError, ExportOptions, export_shot, iter_export
 from ..passes.bone_maps import OPENPOSE_KEYPOINTS
 from ..passes.export import check_request
 from ..passes.pose import OVERRIDE_PROPERTY, armature_rig
+from .sidebar import SidebarSubPanel
 
 
 def default_range(scene: bpy.types.Scene) -> tuple[int, int]:
@@ -211,14 +212,9 @@ class UNDERPAINT_UL_joint_overrides(bpy.types.UIList):
         row.prop(item, "use_tail", text="", icon="BONE_DATA")
 
 
-class UNDERPAINT_PT_export(bpy.types.Panel):
+class UNDERPAINT_PT_export(SidebarSubPanel, bpy.types.Panel):
     bl_idname = "UNDERPAINT_PT_export"
     bl_label = "Shot Export"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Underpaint"
-    bl_parent_id = "UNDERPAINT_PT_main"
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context: bpy.types.Context) -> None:
         layout = self.layout

@@ -13,6 +13,7 @@ import textwrap
 import bpy
 
 from .. import jobs, server_process, server_status
+from .sidebar import SidebarPanel, SidebarSubPanel
 
 STATUS_ICONS = {
     "connected": "CHECKMARK",
@@ -92,12 +93,9 @@ class UNDERPAINT_UL_takes(bpy.types.UIList):
         return [], list(reversed(range(len(items))))
 
 
-class UNDERPAINT_PT_main(bpy.types.Panel):
+class UNDERPAINT_PT_main(SidebarPanel, bpy.types.Panel):
     bl_idname = "UNDERPAINT_PT_main"
     bl_label = "Underpaint"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Underpaint"
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.underpaint
@@ -148,13 +146,10 @@ class UNDERPAINT_PT_main(bpy.types.Panel):
         _draw_job(layout, context, settings.job, "job")
 
 
-class UNDERPAINT_PT_takes(bpy.types.Panel):
+class UNDERPAINT_PT_takes(SidebarSubPanel, bpy.types.Panel):
     bl_idname = "UNDERPAINT_PT_takes"
     bl_label = "Takes"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Underpaint"
-    bl_parent_id = "UNDERPAINT_PT_main"
+    bl_options = set()  # open by default: the takes are what the artist looks at
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.underpaint
@@ -177,14 +172,9 @@ class UNDERPAINT_PT_takes(bpy.types.Panel):
         layout.prop(settings, "review_channel")
 
 
-class UNDERPAINT_PT_styles(bpy.types.Panel):
+class UNDERPAINT_PT_styles(SidebarSubPanel, bpy.types.Panel):
     bl_idname = "UNDERPAINT_PT_styles"
     bl_label = "Style Training"
-    bl_space_type = "VIEW_3D"
-    bl_region_type = "UI"
-    bl_category = "Underpaint"
-    bl_parent_id = "UNDERPAINT_PT_main"
-    bl_options = {"DEFAULT_CLOSED"}
 
     def draw(self, context: bpy.types.Context) -> None:
         settings = context.scene.underpaint
