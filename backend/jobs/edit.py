@@ -30,7 +30,7 @@ import numpy as np
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from underpaint.blobs import BlobStore
-from underpaint.control import DepthRange, color_video, make_controls
+from underpaint.control import DepthRange
 from underpaint.engines.base import Engine
 from underpaint.engines.registry import ModelSet, get_model_set
 from underpaint.errors import InputError
@@ -48,9 +48,9 @@ from .stylize import (
     StylizePlan,
     frame_range,
     load_references,
-    paint_request,
     painted_frames,
     plan_stylize,
+    prepare_paint,
     record_painting,
 )
 
@@ -247,16 +247,9 @@ def run_edit(
     stop = check or (lambda: None)
     parent, span = plan.parent, plan.plan
     progress = ProgressReporter(report, parent.frame_end - parent.frame_start + 1)
-    progress.say(f"loading model set {span.model}")
-    engine = engines(span.model)
-    stop()
-    progress.say("making control images")
-    controls = make_controls(
-        package, span.frames, span.resize, list(plan.params.controls), _parent_depth_range(parent),
-        on_frame=lambda i: stop(),
+    engine, controls, request = prepare_paint(
+        package, plan.params, span, engines, progress, stop, resolve_style, references, _parent_depth_range(parent)
     )
-    init_video = color_video(package, span.frames, span.resize) if plan.params.use_color else None
-    request = paint_request(plan.params, span, controls, init_video, resolve_style, references)
     request.known, request.repaint_mask = _known_frames(takes, plan)
     take = takes.create(
         shot=package.shot.shot, shot_sha=package.sha256, kind=kind, params=plan.record,

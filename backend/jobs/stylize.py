@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from underpaint.blobs import BlobStore, check_sha256
-from underpaint.control import ControlSet, ResizePlan, color_video, default_size, make_controls
+from underpaint.control import ControlSet, DepthRange, ResizePlan, color_video, default_size, make_controls
 from underpaint.control.sequence import check_control_kinds
 from underpaint.engines.base import Cancelled, ControlSetting, Engine, EngineError, PaintRequest, PromptSpan
 from underpaint.errors import InputError
@@ -244,6 +244,29 @@ def paint_request(
     )
 
 
+def prepare_paint(
+    package: ShotPackage,
+    params: PaintParams,
+    plan: StylizePlan,
+    engines: EngineProvider,
+    progress: ProgressReporter,
+    stop: Callable[[], None],
+    resolve_style: StyleResolver | None,
+    references: list[np.ndarray] | None,
+    shot_range: DepthRange | None = None,
+) -> tuple[Engine, ControlSet, PaintRequest]:
+    """Load the engine, make the control images (and colour video) for `plan`, and build the request."""
+    progress.say(f"loading model set {plan.model}")
+    engine = engines(plan.model)
+    stop()
+    progress.say("making control images")
+    controls = make_controls(
+        package, plan.frames, plan.resize, list(params.controls), shot_range, on_frame=lambda i: stop()
+    )
+    init_video = color_video(package, plan.frames, plan.resize) if params.use_color else None
+    return engine, controls, paint_request(params, plan, controls, init_video, resolve_style, references)
+
+
 def run_stylize(
     package: ShotPackage,
     params: StylizeParams,
@@ -268,13 +291,9 @@ def run_stylize(
     stop = check or (lambda: None)
     plan = plan_stylize(package, params, default_model)
     progress = ProgressReporter(report, len(plan.frames))
-    progress.say(f"loading model set {plan.model}")
-    engine = engines(plan.model)
-    stop()
-    progress.say("making control images")
-    controls = make_controls(package, plan.frames, plan.resize, list(params.controls), on_frame=lambda i: stop())
-    init_video = color_video(package, plan.frames, plan.resize) if params.use_color else None
-    request = paint_request(params, plan, controls, init_video, resolve_style, references)
+    engine, controls, request = prepare_paint(
+        package, params, plan, engines, progress, stop, resolve_style, references
+    )
     resolved = params.model_copy(update={
         "model": plan.model, "width": plan.size[0], "height": plan.size[1],
         "frames": (plan.frames[0], plan.frames[-1]),
