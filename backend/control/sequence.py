@@ -78,11 +78,12 @@ def make_controls(
     poses = poses_by_frame(package.read_pose()) if "pose" in kinds else {}
     threshold = package.shot.passes.depth.background_threshold
     out: dict[str, list[np.ndarray]] = {kind: [] for kind in kinds}
+    needs_passes = rng is not None or "normal" in kinds  # a pose-only set never decodes the EXRs
     for i, number in enumerate(frames):
-        passes = package.read_passes(number)
-        if rng is not None:
+        passes = package.read_passes(number) if needs_passes else None
+        if passes is not None and rng is not None:
             out["depth"].append(gray_to_rgb(plan.apply(depth_image(passes.depth, rng, threshold))))
-        if "normal" in kinds and passes.normal is not None:
+        if passes is not None and "normal" in kinds and passes.normal is not None:
             out["normal"].append(to_uint8(plan.apply(normal_image(passes.normal), fill=BACKGROUND)))
         if "pose" in kinds:
             out["pose"].append(pose_image([a.keypoints for a in poses.get(number, [])], plan))
