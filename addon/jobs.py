@@ -33,7 +33,7 @@ import bpy
 
 from . import client as api
 from .files import frame_path, fresh_folder, package_files, sha256_file
-from .server_status import STATUS, preferences_client
+from .server_status import STATUS, drain, preferences_client
 
 # "exporting" happens before a Job exists (the passes render on the main thread); the rest are Job states.
 STATES_ACTIVE = ("exporting", "checking", "uploading", "queued", "running", "downloading")
@@ -132,11 +132,7 @@ class Job:
     def apply_updates(self) -> bool:
         """Take the worker's updates into this job and the scene; True when anything changed."""
         changed = False
-        while True:
-            try:
-                update = self._updates.get_nowait()
-            except queue.Empty:
-                break
+        for update in drain(self._updates):
             changed = True
             for name in ("state", "progress", "message", "server_id", "error_code", "take", "frames_folder",
                          "result"):

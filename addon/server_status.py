@@ -11,8 +11,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import bpy
 
@@ -20,6 +21,17 @@ from . import client as api
 from . import preferences
 
 STATUS_EVERY_SECONDS = 3.0
+
+T = TypeVar("T")
+
+
+def drain(items: queue.SimpleQueue[T]) -> Iterator[T]:
+    """Everything a worker thread has put on the queue so far, without waiting for more."""
+    while True:
+        try:
+            yield items.get_nowait()
+        except queue.Empty:
+            return
 
 
 def preferences_client(context: bpy.types.Context | None = None) -> api.Client:
@@ -76,14 +88,11 @@ class ServerStatus:
 
     def apply(self) -> bool:
         changed = False
-        while True:
-            try:
-                result = self._results.get_nowait()
-            except queue.Empty:
-                return changed
+        for result in drain(self._results):
             changed = True
             for name, value in result.items():
                 setattr(self, name, value)
+        return changed
 
     def model_names(self) -> list[str]:
         return [str(m.get("name")) for m in self.models]
