@@ -38,6 +38,11 @@ FOLLOW_SECONDS = 0.25
 SERVER_UNUSABLE = ("not_running", "wrong_token", "version_mismatch", "error")
 
 
+def waits(run_mode: str) -> bool:
+    """Whether an operator with this `run_mode` finishes its work before returning."""
+    return run_mode == "WAIT" or (run_mode == "AUTO" and bpy.app.background)
+
+
 def check_server(client: api.Client, wait: bool, model: str | None) -> None:
     """Refuse to start (before a long export) when the server or the model set is known to be unusable.
 
@@ -71,7 +76,14 @@ class _JobOperator:
         raise NotImplementedError
 
     def _wait(self) -> bool:
-        return self.run_mode == "WAIT" or (self.run_mode == "AUTO" and bpy.app.background)
+        return waits(self.run_mode)
+
+    def _refuse_if_busy(self, context: bpy.types.Context) -> bool:
+        """Report and say True when this scene's slot already has a job exporting or running."""
+        if not jobs.busy(context.scene.name, self.slot):
+            return False
+        self.report({"ERROR"}, "A job is already running for this scene: wait for it, or cancel it (Esc).")
+        return True
 
     def execute(self, context: bpy.types.Context) -> set[str]:
         return self._launch(context, modal=False)
@@ -81,8 +93,7 @@ class _JobOperator:
 
     def _launch(self, context: bpy.types.Context, modal: bool) -> set[str]:
         wait = self._wait()
-        if jobs.busy(context.scene.name, self.slot):
-            self.report({"ERROR"}, "A job is already running for this scene: wait for it, or cancel it (Esc).")
+        if self._refuse_if_busy(context):
             return {"CANCELLED"}
         try:
             job = self.build(context, wait)
@@ -212,8 +223,7 @@ class _ShotJobOperator(_JobOperator):
         if self._wait() or context.window is None:
             return self._launch(context, modal=False)
         scene = context.scene
-        if jobs.busy(scene.name, self.slot):
-            self.report({"ERROR"}, "A job is already running for this scene: wait for it, or cancel it (Esc).")
+        if self._refuse_if_busy(context):
             return {"CANCELLED"}
         try:
             self._plan = self.plan(context, wait=False)
@@ -462,7 +472,7 @@ class UNDERPAINT_OT_start_server(bpy.types.Operator):
         try:
             client = server_status.preferences_client(context)
             server_process.start(prefs.backend_command, client.base_url, client.token)
-            if self.run_mode == "WAIT" or (self.run_mode == "AUTO" and bpy.app.background):
+            if waits(self.run_mode):
                 server_process.wait_until_ready(client)
         except (server_process.StartError, ValueError) as exc:
             self.report({"ERROR"}, str(exc))
