@@ -49,7 +49,7 @@ test-addon-min:
 	$(MAKE) test-addon BPY=$(BPY_MIN)
 
 bench: $(VENV)/.stamp $(BVENV)/.stamp $(ADDON_ZIP)
-	@for f in bench/backend/*.py; do echo "== $$f"; $(VENV)/bin/python $$f || exit 1; done
+	@for f in bench/backend/[!_]*.py; do echo "== $$f"; $(VENV)/bin/python $$f || exit 1; done
 	@for f in bench/blender/*.py; do echo "== $$f"; $(BVENV)/bin/python $$f || exit 1; done
 
 addon: $(ADDON_ZIP)

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from _synthetic import moving_disc
 from diffusers import DDIMScheduler
 from PIL import Image
 
@@ -75,10 +76,7 @@ def full_size_components(scratch: Path, model_set: ModelSet) -> Components:
 
 
 def controls(frames: int) -> dict[str, np.ndarray]:
-    y, x = np.mgrid[0:SIZE, 0:SIZE]
-    t = np.arange(frames)[:, None, None]
-    disc = ((x[None] - 100 - 8 * t) ** 2 + (y[None] - SIZE // 2) ** 2) < 90**2
-    depth = np.repeat(np.where(disc, 230, 40).astype(np.uint8)[..., None], 3, axis=-1)
+    depth = moving_disc(frames, SIZE, speed=8)
     return {"depth": depth, "pose": np.ascontiguousarray(depth[:, :, ::-1])}
 
 

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
+from _synthetic import moving_disc
 
 FRAMES = (16, 96)
 
@@ -44,10 +44,7 @@ def child(frames: int, size: int, data_dir: str) -> None:
     from underpaint.engines.registry import load_engine
 
     engine = load_engine("tiny", Path(data_dir), device="cpu")
-    y, x = np.mgrid[0:size, 0:size]
-    t = np.arange(frames)[:, None, None]
-    disc = ((x[None] - size // 4 - t) ** 2 + (y[None] - size // 2) ** 2) < (size // 5) ** 2
-    depth = np.repeat(np.where(disc, 220, 30).astype(np.uint8)[..., None], 3, axis=-1)
+    depth = moving_disc(frames, size, speed=1)
     request = PaintRequest(
         prompts=[PromptSpan(0, "a painted fox")],
         width=size,

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _synthetic import moving_disc
 from PIL import Image
 
 from underpaint.engines.animatediff import AnimateDiffEngine, pipeline_for
@@ -35,10 +36,7 @@ PROMPT, NEGATIVE = "a painted fox in a forest", "blurry"
 
 
 def inputs(frames: int, size: int, steps: int) -> PaintRequest:
-    y, x = np.mgrid[0:size, 0:size]
-    t = np.arange(frames)[:, None, None]
-    disc = ((x[None] - size // 4 - 2 * t) ** 2 + (y[None] - size // 2) ** 2) < (size // 5) ** 2
-    depth = np.repeat(np.where(disc, 220, 30).astype(np.uint8)[..., None], 3, axis=-1)
+    depth = moving_disc(frames, size)
     return PaintRequest(
         prompts=[PromptSpan(0, PROMPT)],
         negative_prompt=NEGATIVE,
