@@ -9,6 +9,7 @@ import bpy
 from .compat import BLEND_RELATIVE_PATH, addon_package
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8765"
+DEFAULT_OUTPUT = "//underpaint"  # next to the .blend file
 
 
 def normalize_server_url(text: str) -> str:
@@ -52,7 +53,7 @@ class UNDERPAINT_AP_preferences(bpy.types.AddonPreferences):
     output_dir: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Output Folder",
         description="Where shot packages and painted takes are written ('//' = next to the .blend file)",
-        default="//underpaint",
+        default=DEFAULT_OUTPUT,
         subtype="DIR_PATH",
         options=BLEND_RELATIVE_PATH,
     )

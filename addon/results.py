@@ -27,7 +27,6 @@ from .jobs import Job
 # Custom properties that tag the images and strips this add-on owns, with the shot they show.
 SHOT_KEY = "underpaint_shot"
 TAKE_KEY = "underpaint_take"
-DEFAULT_OUTPUT = "//underpaint"
 
 
 class OutputFolderError(ValueError):
@@ -36,7 +35,7 @@ class OutputFolderError(ValueError):
 
 def output_root(context: bpy.types.Context | None = None) -> Path:
     """The folder takes are written to: the preferences' output folder, `//` resolved next to the .blend."""
-    raw = preferences.get(context).output_dir.strip() or DEFAULT_OUTPUT
+    raw = preferences.get(context).output_dir.strip() or preferences.DEFAULT_OUTPUT
     if raw.startswith("//") and not bpy.data.filepath:
         raise OutputFolderError(
             f"Save the .blend file first, or set an absolute Output Folder in the Underpaint add-on preferences: "
