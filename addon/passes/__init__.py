@@ -1,6 +1,6 @@
 """Control passes: measure the blocking scene and write a shot package (`underpaint.shot/1`).
 
-The package layout is `backend/shot/models.py`; this package mirrors it, one
+The package layout is `backend/underpaint/shot/models.py`; this package mirrors it, one
 gather function per record (`records`, `camera`, `pose`), with the disk
 writing apart (`writer`). Other operators call `export_shot`.
 """

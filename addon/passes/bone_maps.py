@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from .options import ExportError
 
-# OpenPose-18 body joints in COCO order: the order of backend/shot/models.py (a test checks they agree).
+# OpenPose-18 body joints in COCO order: the order of backend/underpaint/shot/models.py (a test checks they agree).
 OPENPOSE_KEYPOINTS: tuple[str, ...] = (
     "nose", "neck",
     "right_shoulder", "right_elbow", "right_wrist",

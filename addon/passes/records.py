@@ -1,4 +1,4 @@
-"""shot.json and pose.json records, one function per record of `backend/shot/models.py`.
+"""shot.json and pose.json records, one function per record of `backend/underpaint/shot/models.py`.
 
 These build plain dicts from what the export measured; `writer` puts them on
 disk. Field for field they mirror the pydantic models (the tests validate

@@ -40,13 +40,13 @@ from _synthetic import moving_disc
 from diffusers import DDIMScheduler
 from PIL import Image
 
-from underpaint.engines import architectures as arch
-from underpaint.engines.animatediff import AnimateDiffEngine, pipeline_for
+from underpaint.engines.animatediff import architectures as arch
+from underpaint.engines.animatediff.config import parse_settings
+from underpaint.engines.animatediff.engine import AnimateDiffEngine, pipeline_for
+from underpaint.engines.animatediff.loading import Components, make_scheduler
+from underpaint.engines.animatediff.tiny import write_tokenizer
 from underpaint.engines.base import EngineError, PaintRequest, PromptSpan
-from underpaint.engines.loading import Components, make_scheduler
 from underpaint.engines.registry import ModelSet, get_model_set
-from underpaint.engines.settings import parse_settings
-from underpaint.engines.tiny import write_tokenizer
 
 SIZE = 512
 PROMPT = "an oil painting of a lighthouse on a cliff at dusk"

@@ -28,7 +28,7 @@ import torch
 from _synthetic import moving_disc
 from PIL import Image
 
-from underpaint.engines.animatediff import AnimateDiffEngine, pipeline_for
+from underpaint.engines.animatediff.engine import AnimateDiffEngine, pipeline_for
 from underpaint.engines.base import PaintRequest, PromptSpan
 from underpaint.engines.registry import load_engine
 

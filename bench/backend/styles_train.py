@@ -32,11 +32,11 @@ import numpy as np
 import torch
 from diffusers import DDPMScheduler
 
-from underpaint.engines import architectures as arch
-from underpaint.engines.tiny import ensure_tiny_models, write_tokenizer
+from underpaint.engines.animatediff import architectures as arch
+from underpaint.engines.animatediff.tiny import ensure_tiny_models, write_tokenizer
 from underpaint.styles.base_models import BaseModels, load_base_models
 from underpaint.styles.request import trainable_settings
-from underpaint.styles.training import Examples, LoraTrainer
+from underpaint.styles.trainer import Examples, LoraTrainer
 
 CAPTION = "inkwash, a lighthouse on a cliff at dusk"
 WARMUP = 3

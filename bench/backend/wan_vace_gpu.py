@@ -25,7 +25,7 @@ from wan_vace_overhead import direct_call, engine_call
 
 from underpaint.engines.base import PaintRequest, PromptSpan
 from underpaint.engines.registry import load_engine
-from underpaint.engines.tiny_vace import WAN_VACE_1_3B, build_vace
+from underpaint.engines.wan_vace.tiny import WAN_VACE_1_3B, build_vace
 
 
 def depth_video(frames: int, height: int, width: int) -> np.ndarray:

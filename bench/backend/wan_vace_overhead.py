@@ -24,7 +24,7 @@ from PIL import Image
 
 from underpaint.engines.base import PaintRequest, PromptSpan
 from underpaint.engines.registry import load_engine
-from underpaint.engines.wan_vace import WanVaceEngine
+from underpaint.engines.wan_vace.engine import WanVaceEngine
 
 FRAMES, HEIGHT, WIDTH, STEPS = 33, 64, 64, 4
 TARGET = 0.05

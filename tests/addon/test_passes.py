@@ -28,7 +28,7 @@ from conftest import ROOT
 
 from demo import blocking
 
-SCHEMAS = ROOT / "backend" / "shot"
+SCHEMAS = ROOT / "backend" / "underpaint" / "shot"
 
 
 def passes_module(addon: str, name: str = "") -> ModuleType:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from underpaint.engines.animatediff import AnimateDiffEngine
+from underpaint.engines.animatediff.engine import AnimateDiffEngine
 from underpaint.engines.base import (
     Cancelled,
     ControlSetting,

@@ -10,11 +10,11 @@ import pytest
 from diffusers import ControlNetModel, MotionAdapter, StableDiffusionPipeline
 from safetensors.torch import save_file
 
+from underpaint.engines.animatediff.config import parse_settings
+from underpaint.engines.animatediff.loading import missing, pull
+from underpaint.engines.animatediff.tiny import ensure_tiny_models
 from underpaint.engines.base import EngineError, PaintRequest, PromptSpan
-from underpaint.engines.loading import missing, pull
 from underpaint.engines.registry import get_model_set, load_engine
-from underpaint.engines.settings import parse_settings
-from underpaint.engines.tiny import ensure_tiny_models
 
 SIZE = 32
 SCHEDULER = (

@@ -14,13 +14,13 @@ from pathlib import Path
 import numpy as np
 from diffusers import DDIMScheduler
 
-from underpaint.engines import architectures as arch
-from underpaint.engines.animatediff import AnimateDiffEngine
+from underpaint.engines.animatediff import architectures as arch
+from underpaint.engines.animatediff.config import parse_settings
+from underpaint.engines.animatediff.engine import AnimateDiffEngine
+from underpaint.engines.animatediff.loading import Components, make_scheduler
+from underpaint.engines.animatediff.tiny import write_tokenizer
 from underpaint.engines.base import PaintRequest, PromptSpan
-from underpaint.engines.loading import Components, make_scheduler
 from underpaint.engines.registry import get_model_set
-from underpaint.engines.settings import parse_settings
-from underpaint.engines.tiny import write_tokenizer
 
 
 def parameters(model: object) -> int:

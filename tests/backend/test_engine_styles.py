@@ -13,10 +13,10 @@ from peft import LoraConfig
 from peft.utils import get_peft_model_state_dict
 from safetensors.torch import save_file
 
-from underpaint.engines.animatediff import AnimateDiffEngine
+from underpaint.engines.animatediff.engine import AnimateDiffEngine
+from underpaint.engines.animatediff.tiny import ensure_tiny_models
 from underpaint.engines.base import EngineError, PaintRequest, PromptSpan, StyleRef
 from underpaint.engines.registry import load_engine
-from underpaint.engines.tiny import ensure_tiny_models
 
 SIZE = 32
 ATTENTION = ["to_q", "to_k", "to_v", "to_out.0"]

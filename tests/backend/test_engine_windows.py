@@ -8,10 +8,10 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from underpaint.engines.animatediff import AnimateDiffEngine
+from underpaint.engines.animatediff.engine import AnimateDiffEngine
+from underpaint.engines.animatediff.windows import blend_weights, plan_windows
 from underpaint.engines.base import PaintRequest, PromptSpan
 from underpaint.engines.registry import load_engine
-from underpaint.engines.windows import blend_weights, plan_windows
 
 SIZE = 32
 # Iglewicz & Hoaglin: a modified z-score above 3.5 marks an outlier.

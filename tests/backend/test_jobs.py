@@ -17,11 +17,11 @@ from underpaint.engines.registry import load_engine
 from underpaint.errors import InputError
 from underpaint.images import read_png
 from underpaint.jobs.context import open_services
-from underpaint.jobs.engines import EngineCache
 from underpaint.jobs.kinds import discover
 from underpaint.jobs.queue import JobQueue
 from underpaint.jobs.store import JobStore
-from underpaint.jobs.stylize import StylizeParams, run_stylize
+from underpaint.paint.stylize import StylizeParams, run_stylize
+from underpaint.server.engine_pool import EngineCache
 from underpaint.shot.package import load_package
 from underpaint.takes.store import TakeImmutable, TakeStore
 

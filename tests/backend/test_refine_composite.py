@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from underpaint.engines.blend import outside_repaint_mask
+from underpaint.engines.animatediff.blend import outside_repaint_mask
 from underpaint.takes.composite import composite, dilate, feathered_alpha
 from underpaint.takes.seams import mask_edge_difference, range_seams
 

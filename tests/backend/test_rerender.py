@@ -11,7 +11,7 @@ from edit_server import OVERLAP, STEPS, WINDOW, frame_files, paint_params, pixel
 from shots import write_shot
 
 from underpaint.client import ServerClient, ServerError
-from underpaint.engines.windows import plan_windows
+from underpaint.engines.animatediff.windows import plan_windows
 
 FRAMES = 40
 

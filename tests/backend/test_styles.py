@@ -13,10 +13,10 @@ from safetensors.torch import load_file
 from shots import write_shot
 
 from underpaint.cli import main
-from underpaint.engines.animatediff import AnimateDiffEngine
+from underpaint.engines.animatediff.engine import AnimateDiffEngine
+from underpaint.engines.animatediff.tiny import ensure_tiny_models
 from underpaint.engines.base import Cancelled, EngineError, PaintRequest, PromptSpan, StyleRef
 from underpaint.engines.registry import get_model_set
-from underpaint.engines.tiny import ensure_tiny_models
 from underpaint.errors import InputError
 from underpaint.styles import list_styles, read_card, resolve_style
 from underpaint.styles.dataset import folder_files

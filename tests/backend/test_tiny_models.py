@@ -9,11 +9,11 @@ import torch
 from diffusers import AutoencoderKL, ControlNetModel, MotionAdapter, UNet2DConditionModel
 from transformers import CLIPTokenizer
 
-from underpaint.engines import tiny
+from underpaint.engines.animatediff import tiny
+from underpaint.engines.animatediff.config import parse_settings
+from underpaint.engines.animatediff.loading import is_available, load_components
 from underpaint.engines.base import CONTROL_TYPES
-from underpaint.engines.loading import is_available, load_components
 from underpaint.engines.registry import get_model_set
-from underpaint.engines.settings import parse_settings
 
 
 def test_builds_every_model_in_diffusers_layout(tmp_path: Path) -> None:

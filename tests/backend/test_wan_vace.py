@@ -17,7 +17,7 @@ from peft import LoraConfig, get_peft_model_state_dict
 
 from underpaint.engines.base import Cancelled, ControlSetting, EngineError, PaintRequest, PromptSpan, StyleRef
 from underpaint.engines.registry import ModelSet, get_model_set, load_engine
-from underpaint.engines.wan_vace import WanVaceEngine
+from underpaint.engines.wan_vace.engine import WanVaceEngine
 from underpaint.takes.composite import composite, feathered_alpha
 
 HEIGHT, WIDTH = 32, 40  # 40 is not a multiple of 16: every paint exercises the size padding

@@ -8,9 +8,9 @@ import pytest
 from underpaint.control.overlay import pose_over_depth
 from underpaint.engines.base import ControlSetting, EngineError, PaintRequest, PromptSpan
 from underpaint.engines.registry import ModelSet
-from underpaint.engines.wan_vace import control_scales, flow_shift_for
-from underpaint.engines.wan_vace_loading import VaceOptions
-from underpaint.engines.wan_vace_windows import (
+from underpaint.engines.wan_vace.engine import control_scales, flow_shift_for
+from underpaint.engines.wan_vace.loading import VaceOptions
+from underpaint.engines.wan_vace.windows import (
     match_colours,
     model_frame_count,
     pad_edges,

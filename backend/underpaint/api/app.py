@@ -1,0 +1,78 @@
+"""The FastAPI application: services up at start, routes, limits, auth, errors.
+
+`create_app(settings)` is all `underpaint serve` needs; tests start the same
+app in a real uvicorn process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from underpaint import __version__
+from underpaint.engines.registry import load_engine
+from underpaint.jobs.context import open_services
+from underpaint.jobs.kinds import discover
+from underpaint.jobs.queue import JobQueue
+from underpaint.server.engine_pool import EngineLoader, ModelCatalog, detect_devices
+
+from . import health, jobs, styles, takes, uploads
+from .auth import RequireToken
+from .deps import Server
+from .errors import install_error_handlers
+from .events import EventHub
+from .limits import BodyLimit
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    data_dir: Path
+    token: str | None = None
+    max_upload_bytes: int = 1 << 30
+    max_json_bytes: int = 1 << 20
+    devices: list[str] | None = None  # None: every CUDA GPU, else MPS, else the CPU
+    default_model: str | None = None  # None: the first available model set
+    engine_loader: EngineLoader = field(default=load_engine)
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = open_services(settings.data_dir, settings.max_upload_bytes)
+        catalog = ModelCatalog(settings.data_dir, settings.default_model)
+        services.default_model = catalog.default_model
+        # The workers wait for the catalog's warm-up to import the engines (diffusers, transformers): two
+        # threads importing them at once can fail, as transformers' lazy imports are not thread-safe.
+        devices = settings.devices or detect_devices()
+        queue = JobQueue(services, discover(), devices, settings.engine_loader, ready=catalog.warm)
+        hub = EventHub()
+        hub.bind(asyncio.get_running_loop())
+        queue.subscribe(hub.notify)
+        app.state.server = Server(services, queue, hub, catalog, settings.token)
+        threading.Thread(target=catalog.warm_up, name="model-catalog", daemon=True).start()
+        queue.start()
+        try:
+            yield
+        finally:
+            queue.stop()
+            services.db.close()
+
+    app = FastAPI(
+        title="Underpaint render server",
+        version=__version__,
+        description="Paints over Blender blocking with ControlNet video diffusion. API v1.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    for module in (health, uploads, jobs, takes, styles):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, json_bytes=settings.max_json_bytes, upload_bytes=settings.max_upload_bytes)
+    if settings.token is not None:
+        app.add_middleware(RequireToken, token=settings.token)  # added last: runs first, before any body is read
+    return app

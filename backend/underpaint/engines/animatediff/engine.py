@@ -1,0 +1,504 @@
+"""The `animatediff` engine: SD1.5 + AnimateDiff motion modules + several ControlNets, in context windows.
+
+`paint()` runs the steps of the method:
+
+1. check the request and plan the context windows (`windows`);
+2. build the diffusers pipeline for the request: `AnimateDiffControlNetPipeline`
+   (text + control) or, with the rough colour render, the video-to-video
+   `AnimateDiffVideoToVideoControlNetPipeline` (start from the render noised to
+   `strength`), around a `MultiControlNetModel` of the requested controls;
+3. apply the request's styles (LoRAs) for the duration of the job (`lora`);
+4. encode the prompt schedule, one embedding per frame;
+5. start latents: per-frame seeded noise, or the encoded colour render noised;
+6. the denoising loop: per step, every window predicts the noise of its frames
+   through the ControlNets (each with its own weight and start/end) and the
+   motion UNet with classifier-free guidance; the predictions are blended
+   across overlaps, the scheduler steps the whole shot, then the step hooks run
+   on the latents (`StepHook`: where edits keep known content, `blend`);
+7. decode and deliver the frames in chunks.
+
+The pipeline supplies the models, LoRA handling, prompt encoding, VAE
+encoding/decoding and CPU offload hooks; the loop is ours because a pipeline
+call denoises one window from start to end, while windows must meet at every
+step to join without a jump.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from diffusers import (
+    AnimateDiffControlNetPipeline,
+    AnimateDiffVideoToVideoControlNetPipeline,
+    DiffusionPipeline,
+    MultiControlNetModel,
+)
+from PIL import Image
+
+from ..base import CONTROL_TYPES, ControlSetting, EngineError, FrameChunk, PaintRequest, StepCallback
+from ..devices import (
+    choose_device,
+    choose_dtype,
+    flush_denormals,
+    out_of_memory_as_error,
+    should_offload,
+    use_sdpa,
+)
+from ..lora import check_styles, styles_applied
+from ..registry import ModelSet
+from .blend import outside_repaint_mask
+from .config import parse_settings
+from .loading import Components, load_components, missing, prepare, pull
+from .windows import Window, blend_weights, plan_windows
+
+# Called with (step index, the timestep the latents are now at (None after the last step), the
+# whole shot's latents) once before the first step (index -1) and after every scheduler step;
+# returns the latents to continue with.
+StepHook = Callable[[int, torch.Tensor | None, torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A checked request and how it will be painted."""
+
+    request: PaintRequest
+    windows: list[Window]
+    weights: list[torch.Tensor]
+    controls: list[str]
+    settings: list[ControlSetting]
+    steps: int
+
+    @property
+    def video(self) -> bool:
+        return self.request.init_video is not None
+
+    @property
+    def guided(self) -> bool:
+        return self.request.guidance > 1
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps * len(self.windows)
+
+    def describe(self) -> str:
+        r = self.request
+        return f"{r.num_frames} frames at {r.width}x{r.height} ({self.windows[0].length} frames per window)"
+
+
+class _Progress:
+    """Counts window steps across the request and reports each one."""
+
+    def __init__(self, on_step: StepCallback, total: int) -> None:
+        self.on_step, self.total, self.done = on_step, total, 0
+
+    def step(self) -> None:
+        self.done += 1
+        self.on_step(self.done, self.total)
+
+
+class AnimateDiffEngine:
+    """A loaded AnimateDiff model set that paints requests, one at a time.
+
+    Not thread-safe: one worker paints with it. `work_units` may be called
+    from anywhere (it touches no shared state).
+    """
+
+    name = "animatediff"
+
+    @staticmethod
+    def is_available(model_set: ModelSet, data_dir: Path) -> bool:
+        """Whether the set loads without the network (asked by the server and `underpaint models`)."""
+        settings = parse_settings(model_set, data_dir)
+        return settings.builder is not None or not missing(settings)
+
+    @staticmethod
+    def component_status(model_set: ModelSet, data_dir: Path) -> dict[str, tuple[str, bool]]:
+        """Each model of the set by role: where it comes from, and whether it is on this machine."""
+        settings = parse_settings(model_set, data_dir)
+        absent = missing(settings)
+        return {role: (source.location, role not in absent) for role, source in settings.sources().items()}
+
+    @staticmethod
+    def pull(model_set: ModelSet, data_dir: Path, log: Callable[[str], None] = print) -> None:
+        """Download (or build) every model of the set, so that painting needs no network."""
+        pull(parse_settings(model_set, data_dir), data_dir, log)
+
+    def __init__(
+        self,
+        model_set: ModelSet,
+        data_dir: Path | None = None,
+        device: str | None = None,
+        components: Components | None = None,
+    ) -> None:
+        """Load `model_set` (or take already built `components`, e.g. random full-size models in tests)."""
+        self.settings = parse_settings(model_set, data_dir)
+        self.model_set = model_set.name
+        self.device = choose_device(device)
+        self.dtype = choose_dtype(self.device, self.settings.dtype)
+        flush_denormals(self.device)  # here too: torch's worker threads, started later, inherit it
+        if components is None:
+            prepare(self.settings, data_dir)
+            components = load_components(self.settings, self.dtype)
+        self.components = components
+        self.offload = self._place(components)
+
+    @property
+    def controls(self) -> tuple[str, ...]:
+        """The control types this model set has ControlNets for."""
+        return tuple(c for c in CONTROL_TYPES if c in self.components.controlnets)
+
+    def _place(self, c: Components) -> bool:
+        models = [c.unet, c.vae, c.text_encoder, *c.controlnets.values()]
+        use_sdpa([c.unet, *c.controlnets.values()])
+        # The VAE works frame by frame, and in tiles on frames larger than its native size (512 for SD):
+        # its memory stays that of one native-size image whatever the frame count and resolution.
+        c.vae.enable_slicing()
+        c.vae.enable_tiling()
+        offload = should_offload(self.device, self.settings.offload, models)
+        for model in models:
+            if model.dtype != self.dtype:
+                model.to(dtype=self.dtype)
+            if not offload:
+                model.to(self.device)
+        return offload
+
+    # -- the Engine protocol ------------------------------------------------------------------------
+
+    def work_units(self, request: PaintRequest) -> int:
+        plan = self._plan(request)
+        return sum(w.length for w in plan.windows) * plan.steps
+
+    def paint(self, request: PaintRequest, on_step: StepCallback) -> Iterator[FrameChunk]:
+        """Check the request now (errors surface here, not at the first frame), then paint lazily."""
+        return self._paint(self._plan(request), on_step, [])
+
+    # -- 1. check and plan ----------------------------------------------------------------------------
+
+    def _plan(self, request: PaintRequest) -> _Plan:
+        _check_request(request, self.controls)
+        check_styles(request.styles, self.model_set)
+        controls = [c for c in CONTROL_TYPES if c in request.controls]
+        window, overlap = self.settings.window, self.settings.overlap
+        windows = plan_windows(request.num_frames, window, overlap)
+        return _Plan(
+            request=request,
+            windows=windows,
+            weights=blend_weights(windows, request.num_frames, overlap),
+            controls=controls,
+            settings=[request.control_settings.get(c, ControlSetting()) for c in controls],
+            steps=len(self._timesteps(self._scheduler(), request)),
+        )
+
+    def _scheduler(self) -> Any:
+        """A fresh scheduler per use: schedulers keep per-run state."""
+        scheduler = self.components.scheduler
+        return type(scheduler).from_config(scheduler.config)
+
+    def _timesteps(self, scheduler: Any, request: PaintRequest) -> torch.Tensor:
+        """The timesteps to run, as the pipelines compute them (video-to-video starts at `strength`)."""
+        scheduler.set_timesteps(request.steps, device=self.device)
+        timesteps = scheduler.timesteps
+        if request.init_video is not None:
+            kept = min(int(request.steps * request.strength), request.steps)
+            timesteps = timesteps[(request.steps - kept) * scheduler.order :]
+            if len(timesteps) == 0:
+                raise EngineError(
+                    f"strength {request.strength} with {request.steps} steps leaves no step to run; "
+                    "raise the strength or the steps"
+                )
+        return timesteps
+
+    # -- 2. the pipeline ------------------------------------------------------------------------------
+
+    def _pipeline(self, plan: _Plan) -> DiffusionPipeline:
+        pipe = pipeline_for(self.components, plan.controls, plan.video)
+        if self.offload:
+            pipe.enable_model_cpu_offload(device=self.device)
+        return pipe
+
+    # -- 3 .. 7 -----------------------------------------------------------------------------------------
+
+    def _paint(self, plan: _Plan, on_step: StepCallback, hooks: list[StepHook]) -> Iterator[FrameChunk]:
+        pipe = self._pipeline(plan)
+        progress = _Progress(on_step, plan.total_steps)
+        with (
+            styles_applied(pipe, plan.request.styles, self.model_set),
+            out_of_memory_as_error(self.device, plan.describe()),
+        ):
+            if plan.request.known is not None:
+                hooks = [*hooks, self._keep_known(pipe, plan)]
+            latents = self._denoise(pipe, plan, progress, hooks)
+            chunk = self.settings.window
+            for start in range(0, plan.request.num_frames, chunk):
+                frames = self._frames(pipe, plan.request, latents, slice(start, start + chunk))
+                yield FrameChunk(start=start, frames=frames)
+            pipe.maybe_free_model_hooks()
+
+    @torch.no_grad()
+    def _denoise(
+        self, pipe: DiffusionPipeline, plan: _Plan, progress: _Progress, hooks: list[StepHook]
+    ) -> torch.Tensor:
+        """The whole shot's final latents (batch, channels, frames, height / 8, width / 8)."""
+        request = plan.request
+        flush_denormals(self.device)
+        timesteps = self._timesteps(pipe.scheduler, request)
+        prompts = self._prompt_embeddings(pipe, plan)
+        latents = self._start_latents(pipe, plan, timesteps[0])
+        generator = torch.Generator("cpu").manual_seed(_frame_seed(request.seed, -1))
+        step_options = pipe.prepare_extra_step_kwargs(generator, 0.0)
+        for hook in hooks:
+            latents = hook(-1, timesteps[0], latents)
+        for i, t in enumerate(timesteps):
+            scales = self._control_scales(plan, i)
+            noise = torch.zeros_like(latents)
+            for window, weight in zip(plan.windows, plan.weights, strict=True):
+                predicted = self._predict(
+                    pipe, plan, window, latents[:, :, window.frames], t, prompts, scales
+                )
+                noise[:, :, window.frames] += predicted * weight.to(predicted).view(1, 1, -1, 1, 1)
+                progress.step()
+            latents = pipe.scheduler.step(noise, t, latents, **step_options).prev_sample
+            following = timesteps[i + 1] if i + 1 < len(timesteps) else None
+            for hook in hooks:
+                latents = hook(i, following, latents)
+        return latents
+
+    def _control_scales(self, plan: _Plan, step: int) -> list[float]:
+        """Each control's weight at this step: 0 outside its start..end part of the schedule."""
+        share, next_share = step / plan.steps, (step + 1) / plan.steps
+        return [s.weight * float(s.start <= share and next_share <= s.end) for s in plan.settings]
+
+    def _predict(
+        self,
+        pipe: DiffusionPipeline,
+        plan: _Plan,
+        window: Window,
+        latents: torch.Tensor,
+        t: torch.Tensor,
+        prompts: torch.Tensor,
+        scales: list[float],
+    ) -> torch.Tensor:
+        """Guided noise prediction for one window, as the pipelines compute it."""
+        request = plan.request
+        copies = 2 if plan.guided else 1
+        model_input = pipe.scheduler.scale_model_input(torch.cat([latents] * copies), t)
+        # Unconditional rows first, like the pipelines: [negative x frames, prompt x frames].
+        text = (
+            prompts[:, window.frames].reshape(-1, *prompts.shape[2:])
+            if plan.guided
+            else prompts[1, window.frames]
+        )
+        controls = [
+            self._control_frames(request.controls[c][window.frames]).repeat(copies, 1, 1, 1)
+            for c in plan.controls
+        ]
+        down, mid = pipe.controlnet(
+            model_input.transpose(1, 2).reshape(-1, model_input.shape[1], *model_input.shape[3:]),
+            t,
+            encoder_hidden_states=text,
+            controlnet_cond=controls,
+            conditioning_scale=scales,
+            guess_mode=False,
+            return_dict=False,
+        )
+        predicted = pipe.unet(
+            model_input,
+            t,
+            encoder_hidden_states=text,
+            down_block_additional_residuals=down,
+            mid_block_additional_residual=mid,
+        ).sample
+        if not plan.guided:
+            return predicted
+        unconditional, conditional = predicted.chunk(2)
+        return unconditional + request.guidance * (conditional - unconditional)
+
+    def _control_frames(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 (n, h, w, 3) -> (n, 3, h, w) in [0, 1], as the pipelines' control processor makes them."""
+        pixels = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
+        # contiguous: a permuted (channels-last) input would switch every conv after it to channels-last
+        # kernels, twice as slow on the CPU.
+        return (pixels.permute(0, 3, 1, 2).contiguous().float() / 255).to(self.dtype)
+
+    def _prompt_embeddings(self, pipe: DiffusionPipeline, plan: _Plan) -> torch.Tensor:
+        """(2, frames, tokens, width): the negative prompt's and each frame's scheduled prompt's embedding."""
+        request = plan.request
+        encoded: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        for span in request.prompts:
+            if span.prompt not in encoded:
+                positive, negative = pipe.encode_prompt(
+                    span.prompt, self.device, 1, True, request.negative_prompt
+                )
+                encoded[span.prompt] = (negative[0], positive[0])
+        frames = [encoded[request.prompt_at(i)] for i in range(request.num_frames)]
+        return torch.stack([torch.stack([f[0] for f in frames]), torch.stack([f[1] for f in frames])])
+
+    def _start_latents(self, pipe: DiffusionPipeline, plan: _Plan, first: torch.Tensor) -> torch.Tensor:
+        """The noise; for video-to-video the encoded colour render noised to the first timestep."""
+        request = plan.request
+        noise = self._noise(pipe, request)
+        if not plan.video:
+            return noise * pipe.scheduler.init_noise_sigma
+        return pipe.scheduler.add_noise(
+            self._encode(pipe, request, request.init_video), noise, first.reshape(1)
+        )
+
+    def _noise(self, pipe: DiffusionPipeline, request: PaintRequest) -> torch.Tensor:
+        """Noise drawn per frame from (seed, frame): a frame's noise never depends on the windows."""
+        shape = (
+            self.components.unet.config.in_channels,
+            request.height // pipe.vae_scale_factor,
+            request.width // pipe.vae_scale_factor,
+        )
+        noise = torch.stack(
+            [
+                torch.randn(shape, generator=torch.Generator("cpu").manual_seed(_frame_seed(request.seed, i)))
+                for i in range(request.num_frames)
+            ],
+            dim=1,
+        ).unsqueeze(0)
+        return noise.to(self.device, self.dtype)
+
+    @torch.no_grad()
+    def _keep_known(self, pipe: DiffusionPipeline, plan: _Plan) -> StepHook:
+        """The edit blend (`blend`): outside the repaint mask, the known frames' latents at every step.
+
+        They are noised with the same per-frame noise the start latents come
+        from, so with DDIM the kept part follows its own trajectory exactly and
+        the repainted part is denoised to join it. Frames repainted whole keep
+        nothing, so they are not encoded: an edit's VAE work follows what it keeps.
+        """
+        request = plan.request
+        assert request.known is not None and request.repaint_mask is not None  # _check_request
+        noise = self._noise(pipe, request)
+        known = torch.zeros_like(noise)
+        kept = torch.from_numpy(np.flatnonzero((request.repaint_mask < 1).any(axis=(1, 2))))
+        if len(kept):
+            known[:, :, kept] = self._encode(pipe, request, request.known[kept.numpy()])
+        mask = torch.from_numpy(np.ascontiguousarray(request.repaint_mask)).to(self.device)
+        fixed = outside_repaint_mask(known, mask)
+        return lambda step, timestep, latents: fixed.apply(latents, pipe.scheduler, noise, timestep)
+
+    def _encode(self, pipe: DiffusionPipeline, request: PaintRequest, source: np.ndarray) -> torch.Tensor:
+        """Clean latents of `source` (the colour render or known frames), encoded chunk by chunk as the
+        video-to-video pipeline does."""
+        chunks = []
+        for start in range(0, len(source), self.settings.window):
+            frames = _images(source[start : start + self.settings.window])
+            video = pipe.video_processor.preprocess_video(frames, height=request.height, width=request.width)
+            video = video.permute(0, 2, 1, 3, 4)[0].to(self.device, self.dtype)
+            generator = torch.Generator("cpu").manual_seed(_frame_seed(request.seed, start))
+            # What the video-to-video pipeline's `encode_video` does; the text pipeline has no such method.
+            chunks.append(pipe.vae.encode(video).latent_dist.sample(generator))
+        latents = torch.cat(chunks) * pipe.vae.config.scaling_factor
+        return latents.permute(1, 0, 2, 3).unsqueeze(0).to(self.dtype)
+
+    def _frames(
+        self, pipe: DiffusionPipeline, request: PaintRequest, latents: torch.Tensor, frames: slice
+    ) -> np.ndarray:
+        """The painted `frames`. An edit's wholly kept frames are its known pixels themselves: decoding
+        them would only approximate what is known, at the cost of the VAE."""
+        if request.known is None or request.repaint_mask is None:
+            return self._decode(pipe, latents[:, :, frames])
+        out = request.known[frames].copy()
+        painted = np.flatnonzero(request.repaint_mask[frames].any(axis=(1, 2)))
+        if len(painted):
+            out[painted] = self._decode(pipe, latents[:, :, frames][:, :, torch.from_numpy(painted)])
+        return out
+
+    @torch.no_grad()
+    def _decode(self, pipe: DiffusionPipeline, latents: torch.Tensor) -> np.ndarray:
+        video = pipe.decode_latents(latents, latents.shape[2])
+        frames = pipe.video_processor.postprocess_video(video, output_type="np")[0]
+        return (frames * 255).round().astype(np.uint8)
+
+
+def pipeline_for(components: Components, controls: list[str], video: bool = False) -> DiffusionPipeline:
+    """The diffusers pipeline around `components` for these controls, with a fresh scheduler.
+
+    Text-to-video or, with `video`, video-to-video; building one is cheap (the
+    models are shared, the motion UNet is already assembled).
+    """
+    cls = AnimateDiffVideoToVideoControlNetPipeline if video else AnimateDiffControlNetPipeline
+    scheduler = components.scheduler
+    pipe = cls(
+        vae=components.vae,
+        text_encoder=components.text_encoder,
+        tokenizer=components.tokenizer,
+        unet=components.unet,
+        motion_adapter=None,
+        controlnet=MultiControlNetModel([components.controlnets[name] for name in controls]),
+        scheduler=type(scheduler).from_config(scheduler.config),
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def _frame_seed(seed: int, frame: int) -> int:
+    """A well-mixed 63-bit seed for (seed, frame), so neighbouring seeds give unrelated noise."""
+    entropy = [seed % 2**63, frame % 2**63]
+    return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]) % 2**63
+
+
+def _images(frames: np.ndarray) -> list[Image.Image]:
+    return [Image.fromarray(frame) for frame in frames]
+
+
+def _check_request(request: PaintRequest, available: tuple[str, ...]) -> None:
+    """Every problem of a request as an EngineError naming it, before any model runs."""
+    n, h, w = request.num_frames, request.height, request.width
+    if n < 1:
+        raise EngineError(f"num_frames must be at least 1, got {n}")
+    if w <= 0 or h <= 0 or w % 8 or h % 8:
+        raise EngineError(f"width and height must be positive multiples of 8, got {w}x{h}")
+    if request.steps < 1:
+        raise EngineError(f"steps must be at least 1, got {request.steps}")
+    if request.guidance < 0:
+        raise EngineError(f"guidance must not be negative, got {request.guidance}")
+    if not request.prompts:
+        raise EngineError("the request has no prompt")
+    if request.reference_images:
+        raise EngineError(
+            "animatediff takes no reference images; carry the look with a style (LoRA), or paint with a "
+            "wan-vace model set"
+        )
+    starts = [span.start for span in request.prompts]
+    if starts != sorted(starts) or starts[0] < 0 or starts[-1] >= n:
+        raise EngineError(f"prompt schedule starts {starts} must increase and lie within frames 0-{n - 1}")
+    if not request.controls:
+        raise EngineError(f"the request has no control images; give at least one of {available}")
+    for name, images in request.controls.items():
+        if name not in available:
+            raise EngineError(f"control {name!r} is not available in this model set; it has {available}")
+        _check_frames(f"control {name!r}", images, n, h, w)
+    for name, setting in request.control_settings.items():
+        if not (setting.weight >= 0 and 0 <= setting.start < setting.end <= 1):
+            raise EngineError(
+                f"control {name!r}: need weight >= 0 and 0 <= start < end <= 1, got "
+                f"weight={setting.weight}, start={setting.start}, end={setting.end}"
+            )
+    if request.init_video is not None:
+        _check_frames("colour video", request.init_video, n, h, w)
+        if not 0 < request.strength <= 1:
+            raise EngineError(f"strength must be in (0, 1], got {request.strength}")
+    if (request.known is None) != (request.repaint_mask is None):
+        raise EngineError("an edit needs both 'known' frames and a 'repaint_mask' (or neither)")
+    if request.known is not None:
+        _check_frames("known frames", request.known, n, h, w)
+        mask = request.repaint_mask
+        if not isinstance(mask, np.ndarray) or mask.dtype != np.float32 or mask.shape != (n, h, w):
+            got = f"{mask.dtype} {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
+            raise EngineError(f"repaint mask: expected float32 of shape {(n, h, w)}, got {got}")
+        if not (np.all(mask >= 0) and np.all(mask <= 1)):
+            raise EngineError("repaint mask: values must lie in [0, 1]")
+
+
+def _check_frames(label: str, frames: np.ndarray, n: int, h: int, w: int) -> None:
+    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.shape != (n, h, w, 3):
+        got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
+        raise EngineError(f"{label}: expected uint8 frames of shape {(n, h, w, 3)}, got {got}")

@@ -1,0 +1,83 @@
+"""Model sets by name: a small TOML registry, data not code.
+
+The package ships `models.toml` with the defaults; a user's
+`<data dir>/models.toml` adds sets or overrides them by name. A set names its
+engine (a built-in engine name, or `module:Class` for an engine that lives
+elsewhere) and the components that engine loads, as hub ids or local paths.
+"""
+
+from __future__ import annotations
+
+import importlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .base import Engine, EngineError
+
+DEFAULTS = Path(__file__).resolve().parent / "models.toml"
+USER_FILE = "models.toml"
+
+# Built-in engines by name -> "module:factory". A factory is called as
+# factory(model_set, data_dir=..., device=...) and returns an Engine.
+BUILTIN_ENGINES = {
+    "animatediff": "underpaint.engines.animatediff.engine:AnimateDiffEngine",
+    "wan-vace": "underpaint.engines.wan_vace.engine:WanVaceEngine",
+}
+
+
+@dataclass(frozen=True)
+class ModelSet:
+    """One named set of models an engine paints with."""
+
+    name: str
+    engine: str
+    description: str = ""
+    components: dict[str, Any] = field(default_factory=dict)
+
+
+def _read(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        return tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise EngineError(f"{path}: not valid TOML ({exc})") from exc
+
+
+def load_model_sets(data_dir: Path | None = None) -> dict[str, ModelSet]:
+    """The package defaults, overridden and extended by `<data dir>/models.toml`."""
+    tables = _read(DEFAULTS)
+    user = data_dir / USER_FILE if data_dir else None
+    if user is not None and user.exists():
+        tables.update(_read(user))
+    sets = {}
+    for name, table in tables.items():
+        table = dict(table)
+        engine = table.pop("engine", None)
+        if not engine:
+            raise EngineError(f"model set {name!r} names no engine")
+        description = table.pop("description", "")
+        sets[name] = ModelSet(name=name, engine=engine, description=description, components=table)
+    return sets
+
+
+def get_model_set(name: str, data_dir: Path | None = None) -> ModelSet:
+    sets = load_model_sets(data_dir)
+    if name not in sets:
+        raise EngineError(f"unknown model set {name!r}; known: {', '.join(sorted(sets))}")
+    return sets[name]
+
+
+def engine_factory(engine: str) -> Any:
+    """Import the factory of a built-in engine name or a `module:attr` path."""
+    target = BUILTIN_ENGINES.get(engine, engine)
+    module_name, _, attr = target.partition(":")
+    if not attr:
+        raise EngineError(f"unknown engine {engine!r}; built-in engines: {', '.join(sorted(BUILTIN_ENGINES))}")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def load_engine(name: str, data_dir: Path, device: str | None = None) -> Engine:
+    """Load the engine for model set `name` (weights are read here; can take a while)."""
+    model_set = get_model_set(name, data_dir)
+    return engine_factory(model_set.engine)(model_set, data_dir=data_dir, device=device)

@@ -1,0 +1,352 @@
+"""Stylize a shot: the service behind the `stylize` job and `underpaint stylize`.
+
+    take_id = run_stylize(package, params, takes=takes, engines=cache.get)
+
+reads top to bottom as the method: plan (check the request against the shot),
+load the engine, make the control images, build the paint request, create
+the take, paint — writing each frame to disk before reporting it — and seal
+the take. It needs no HTTP: the job worker and the command line call it alike.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from underpaint.blobs import BlobStore, check_sha256
+from underpaint.control import ControlSet, DepthRange, ResizePlan, color_video, default_size, make_controls
+from underpaint.control.build import check_control_kinds
+from underpaint.engines.base import Cancelled, ControlSetting, Engine, EngineError, PaintRequest, PromptSpan
+from underpaint.errors import InputError
+from underpaint.images import read_png
+from underpaint.jobs.context import EngineProvider, Progress, ProgressCallback, StopCheck, StyleResolver
+from underpaint.shot.package import ShotPackage
+from underpaint.takes.store import TakeStore
+
+# Largest generation size accepted (pixels per frame); 2048x2048 is already far past SD1.5's comfort.
+MAX_GENERATION_PIXELS = 2048 * 2048
+DEFAULT_LONG_SIDE = 512
+ControlKind = Literal["depth", "normal", "pose"]
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ControlParams(_Params):
+    """How strongly one control steers the painting, and over which part of the denoising schedule."""
+
+    weight: float = Field(1.0, ge=0.0, le=2.0)
+    start: float = Field(0.0, ge=0.0, le=1.0)
+    end: float = Field(1.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ControlParams:
+        if self.end < self.start:
+            raise ValueError(f"control end ({self.end}) is before start ({self.start})")
+        return self
+
+
+class PromptKey(_Params):
+    """From Blender frame `frame` on, paint with `prompt`."""
+
+    frame: int
+    prompt: str = Field(min_length=1, max_length=2000)
+
+
+class StyleParams(_Params):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+    weight: float = Field(1.0, ge=-2.0, le=2.0)
+
+
+class PaintParams(_Params):
+    """What to paint and how: shared by every kind that paints (stylize, rerender, refine)."""
+
+    prompt: str = Field("", max_length=2000)
+    negative_prompt: str = Field("", max_length=2000)
+    prompts: list[PromptKey] = Field(default_factory=list, max_length=1000)
+    model: str | None = Field(None, max_length=128, description="model set; default: the server's default")
+    seed: int = Field(0, ge=0, le=2**32 - 1)
+    steps: int = Field(20, ge=1, le=150)
+    guidance: float = Field(7.5, ge=0.0, le=30.0)
+    width: int | None = Field(None, ge=8, le=4096, multiple_of=8)
+    height: int | None = Field(None, ge=8, le=4096, multiple_of=8)
+    controls: dict[ControlKind, ControlParams] = Field(default_factory=lambda: {"depth": ControlParams()})
+    use_color: bool = False
+    strength: float = Field(0.6, gt=0.0, le=1.0)
+    styles: list[StyleParams] = Field(default_factory=list, max_length=8)
+    references: list[str] = Field(
+        default_factory=list, max_length=4,
+        description="blob sha256s of PNG reference images carrying the look (engines that take them: wan-vace)",
+    )
+    fit: Literal["crop", "letterbox"] = "crop"
+
+    @field_validator("references")
+    @classmethod
+    def _blob_ids(cls, value: list[str]) -> list[str]:
+        return [check_sha256(sha) for sha in value]
+
+
+class StylizeParams(PaintParams):
+    frames: tuple[int, int] | None = Field(None, description="Blender frames [first, last], inclusive")
+
+    @field_validator("frames")
+    @classmethod
+    def _ordered(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and value[1] < value[0]:
+            raise ValueError(f"frames [{value[0]}, {value[1]}]: the last frame is before the first")
+        return value
+
+    @model_validator(mode="after")
+    def _some_prompt(self) -> StylizeParams:
+        if not self.prompt.strip() and not self.prompts:
+            raise ValueError("give a prompt (or a prompt schedule in 'prompts')")
+        return self
+
+
+@dataclass(frozen=True)
+class StylizePlan:
+    """A request checked against its shot: the frames, size, model and prompts the take will use."""
+
+    frames: list[int]
+    size: tuple[int, int]
+    model: str
+    resize: ResizePlan
+    prompts: list[PromptSpan]
+
+
+def generation_size(package: ShotPackage, width: int | None, height: int | None) -> tuple[int, int]:
+    """The requested size; a missing side follows the shot's aspect (multiple of 8)."""
+    sw, sh = package.size
+    if width and height:
+        size = (width, height)
+    elif width:
+        size = (width, max(8, round(width * sh / sw / 8) * 8))
+    elif height:
+        size = (max(8, round(height * sw / sh / 8) * 8), height)
+    else:
+        size = default_size(package.size, DEFAULT_LONG_SIDE)
+    if size[0] * size[1] > MAX_GENERATION_PIXELS:
+        raise InputError("invalid_params", f"{size[0]}x{size[1]} exceeds {MAX_GENERATION_PIXELS} pixels per frame")
+    return size
+
+
+def frame_range(package: ShotPackage, frames: tuple[int, int] | None) -> list[int]:
+    """Blender frame numbers of the range (the whole shot by default), refusing ranges outside the shot."""
+    shot = package.shot
+    first, last = frames or (shot.frame_start, shot.frame_end)
+    if first < shot.frame_start or last > shot.frame_end:
+        raise InputError(
+            "frame_out_of_range",
+            f"frames {first}-{last} are outside shot {shot.shot!r} ({shot.frame_start}-{shot.frame_end})",
+        )
+    return list(range(first, last + 1))
+
+
+def prompt_spans(params: PaintParams, package: ShotPackage, frames: list[int]) -> list[PromptSpan]:
+    """The prompt schedule as spans over the request's frames (index 0 = first frame of the range)."""
+    shot = package.shot
+    outside = [k.frame for k in params.prompts if not shot.frame_start <= k.frame <= shot.frame_end]
+    if outside:
+        raise InputError("frame_out_of_range", f"prompt schedule names frames outside the shot: {outside[:5]}")
+    spans = [PromptSpan(0, params.prompt)] if params.prompt.strip() else []
+    for key in sorted(params.prompts, key=lambda k: k.frame):
+        if key.frame <= frames[-1]:
+            spans.append(PromptSpan(max(0, key.frame - frames[0]), key.prompt))
+    if not spans:
+        spans = [PromptSpan(0, min(params.prompts, key=lambda k: k.frame).prompt)]
+    return [PromptSpan(0, spans[0].prompt), *spans[1:]]
+
+
+def plan_stylize(package: ShotPackage, params: StylizeParams, default_model: str | None = None) -> StylizePlan:
+    """Check `params` against the shot (raises `InputError`) and settle every default."""
+    frames = frame_range(package, params.frames)
+    size = generation_size(package, params.width, params.height)
+    model = params.model or default_model
+    if not model:
+        raise InputError("unknown_model", "no model set given and the server has no default model")
+    check_control_kinds(package, params.controls)
+    if params.use_color and not package.has_color():
+        raise InputError("missing_color", f"shot {package.shot.shot!r} was exported without the colour render")
+    resize = ResizePlan.fit(package.size, size, params.fit)
+    return StylizePlan(frames, size, model, resize, prompt_spans(params, package, frames))
+
+
+class ProgressReporter:
+    """Turns denoising steps and written frames into `Progress` reports (steps weigh 95%)."""
+
+    def __init__(self, report: ProgressCallback | None, frames_total: int) -> None:
+        self._report = report or (lambda progress: None)
+        self.total = frames_total
+        self.steps = (0, 1)
+        self.frames = 0
+
+    def say(self, message: str) -> None:
+        done, total = self.steps
+        fraction = 0.95 * done / max(total, 1) + 0.05 * self.frames / max(self.total, 1)
+        self._report(Progress(fraction, self.frames, self.total, message))
+
+    def step(self, done: int, total: int) -> None:
+        self.steps = (done, total)
+        self.say(f"painting: step {done}/{total}, {self.frames}/{self.total} frames written")
+
+    def stepper(self, stop: Callable[[], None]) -> Callable[[int, int], None]:
+        """The engine's `on_step`: stop if asked to (cancel), else report the step."""
+
+        def on_step(done: int, total: int) -> None:
+            stop()
+            self.step(done, total)
+
+        return on_step
+
+    def frame_written(self, frame: int) -> None:
+        self.frames += 1
+        self.say(f"wrote frame {frame} ({self.frames}/{self.total})")
+
+
+def load_references(blobs: BlobStore, shas: list[str]) -> list[np.ndarray]:
+    """The reference images a request names, decoded (checked at submit, read again when painting)."""
+    return [read_png(blobs.require(sha), "RGB", label=f"reference image {sha[:12]}") for sha in shas]
+
+
+def paint_request(
+    params: PaintParams,
+    plan: StylizePlan,
+    controls: ControlSet,
+    init_video: np.ndarray | None,
+    resolve_style: StyleResolver | None,
+    references: list[np.ndarray] | None = None,
+) -> PaintRequest:
+    if params.styles and resolve_style is None:
+        raise InputError("unknown_style", "this server has no style registry; remove 'styles' from the request")
+    styles = [resolve_style(s.name, s.weight) for s in params.styles] if resolve_style else []
+    return PaintRequest(
+        prompts=plan.prompts,
+        width=plan.size[0],
+        height=plan.size[1],
+        num_frames=len(plan.frames),
+        negative_prompt=params.negative_prompt,
+        steps=params.steps,
+        guidance=params.guidance,
+        seed=params.seed,
+        controls=controls.images,
+        control_settings={k: ControlSetting(c.weight, c.start, c.end) for k, c in params.controls.items()},
+        init_video=init_video,
+        strength=params.strength,
+        styles=styles,
+        reference_images=list(references or []),
+    )
+
+
+def prepare_paint(
+    package: ShotPackage,
+    params: PaintParams,
+    plan: StylizePlan,
+    engines: EngineProvider,
+    progress: ProgressReporter,
+    stop: Callable[[], None],
+    resolve_style: StyleResolver | None,
+    references: list[np.ndarray] | None,
+    shot_range: DepthRange | None = None,
+) -> tuple[Engine, ControlSet, PaintRequest]:
+    """Load the engine, make the control images (and colour video) for `plan`, and build the request."""
+    progress.say(f"loading model set {plan.model}")
+    engine = engines(plan.model)
+    stop()
+    progress.say("making control images")
+    controls = make_controls(
+        package, plan.frames, plan.resize, list(params.controls), shot_range, on_frame=lambda i: stop()
+    )
+    init_video = color_video(package, plan.frames, plan.resize) if params.use_color else None
+    return engine, controls, paint_request(params, plan, controls, init_video, resolve_style, references)
+
+
+def run_stylize(
+    package: ShotPackage,
+    params: StylizeParams,
+    *,
+    takes: TakeStore,
+    engines: EngineProvider,
+    default_model: str | None = None,
+    report: ProgressCallback | None = None,
+    check: StopCheck | None = None,
+    on_take: Callable[[str], None] | None = None,
+    resolve_style: StyleResolver | None = None,
+    references: list[np.ndarray] | None = None,
+) -> str:
+    """Paint `package` into a new take and return its id.
+
+    `engines(model_set_name)` returns a loaded engine; `report` receives
+    progress (a frame is counted only once its file is on disk); `check` is
+    called at every step and raises `Cancelled` to stop — the take then keeps
+    its frames and is marked cancelled, and `Cancelled` propagates. `on_take`
+    learns the take id as soon as the take exists.
+    """
+    stop = check or (lambda: None)
+    plan = plan_stylize(package, params, default_model)
+    progress = ProgressReporter(report, len(plan.frames))
+    engine, controls, request = prepare_paint(
+        package, params, plan, engines, progress, stop, resolve_style, references
+    )
+    resolved = params.model_copy(update={
+        "model": plan.model, "width": plan.size[0], "height": plan.size[1],
+        "frames": (plan.frames[0], plan.frames[-1]),
+    })
+    take = takes.create(
+        shot=package.shot.shot, shot_sha=package.sha256, kind="stylize", params=resolved.model_dump(mode="json"),
+        frame_start=plan.frames[0], frame_end=plan.frames[-1], width=plan.size[0], height=plan.size[1],
+        control=controls.metadata(), work_units=engine.work_units(request),
+    )
+    if on_take is not None:
+        on_take(take.id)
+
+    def paint() -> None:
+        for frame, rgb in painted_frames(engine, request, plan.frames, progress.stepper(stop)):
+            takes.write_frame(take.id, frame, rgb)
+            progress.frame_written(frame)
+
+    record_painting(takes, take.id, paint)
+    progress.say("done")
+    return take.id
+
+
+def painted_frames(
+    engine: Engine, request: PaintRequest, frames: list[int], on_step: Callable[[int, int], None]
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The engine's painting of `frames` as (Blender frame, RGB) pairs, checked to come once each, in order."""
+    done = 0
+    for chunk in engine.paint(request, on_step):
+        if chunk.start != done:
+            raise EngineError(f"engine yielded frames from {chunk.start}, expected {done}")
+        for offset, rgb in enumerate(chunk.frames):
+            yield frames[done + offset], rgb
+        done += len(chunk.frames)
+    if done != len(frames):
+        raise EngineError(f"engine painted {done} of {len(frames)} frames")
+
+
+def record_painting(
+    takes: TakeStore, take_id: str, paint: Callable[[], None], measure: Callable[[], dict[str, Any]] = dict
+) -> None:
+    """Run `paint` and seal take `take_id` as it ended, re-raising any exception.
+
+    Done: with `paint_seconds` and the metrics `measure` returns afterwards. Cancelled: with the frames
+    painted so far. Failed (`measure` failing included): with the error.
+    """
+    started = time.perf_counter()
+    try:
+        paint()
+        metrics = {"paint_seconds": time.perf_counter() - started}
+        metrics.update(measure())
+    except Cancelled:
+        takes.finish(take_id, "cancelled", {"paint_seconds": time.perf_counter() - started})
+        raise
+    except BaseException as exc:
+        takes.finish(take_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
+    takes.finish(take_id, "done", metrics)
