@@ -20,12 +20,12 @@ business (`underpaint.control`).
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-SCHEMA_ID = "underpaint.shot/1"
-POSE_SCHEMA_ID = "underpaint.pose/1"
+SCHEMA_ID: Final = "underpaint.shot/1"
+POSE_SCHEMA_ID: Final = "underpaint.pose/1"
 
 # OpenPose-18 body keypoints (COCO order, as controlnet_aux's draw_bodypose expects).
 OPENPOSE_KEYPOINTS: tuple[str, ...] = (

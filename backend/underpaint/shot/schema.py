@@ -11,13 +11,15 @@ import json
 import sys
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from .models import PoseFile, Shot
 
 HERE = Path(__file__).resolve().parent
-SCHEMAS = {"shot.schema.json": Shot, "pose.schema.json": PoseFile}
+SCHEMAS: dict[str, type[BaseModel]] = {"shot.schema.json": Shot, "pose.schema.json": PoseFile}
 
 
-def render(model: type) -> str:
+def render(model: type[BaseModel]) -> str:
     schema = model.model_json_schema(by_alias=True)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     return json.dumps(schema, indent=2, sort_keys=True) + "\n"

@@ -9,11 +9,11 @@ renders).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 
-CARD_FORMAT = "underpaint.style/1"
+CARD_FORMAT: Final = "underpaint.style/1"
 
 
 class _Record(BaseModel):

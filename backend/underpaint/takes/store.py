@@ -14,6 +14,7 @@ database. The rules that keep work safe:
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import re
@@ -229,7 +230,7 @@ class TakeStore:
         take = self.get(take_id)
         return read_png(self.frame_path(take_id, frame), "RGB", (take.width, take.height))
 
-    def recover(self) -> list[Take]:
+    def recover(self) -> builtins.list[Take]:
         """After a crash: keep every complete frame file and mark takes left running as failed."""
         recovered = []
         for row in self.db.query("SELECT id FROM takes WHERE state = 'running'"):
