@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from underpaint.errors import InputError, NotFound
+from underpaint.images import umask_mode
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 CHUNK = 1 << 20
@@ -53,6 +54,7 @@ class BlobWriter:
         self._digest = hashlib.sha256()
         self._size = 0
         fd, name = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=store.root)
+        os.fchmod(fd, umask_mode())
         self._tmp = Path(name)
         self._file: BinaryIO = os.fdopen(fd, "wb")
 
@@ -70,12 +72,16 @@ class BlobWriter:
         if self._expected is not None and sha != self._expected:
             self.abort()
             raise InputError("hash_mismatch", f"uploaded bytes hash to {sha}, not the announced {self._expected}")
-        self._file.flush()
-        os.fsync(self._file.fileno())
-        self._file.close()
-        final = self._store.path(sha)
-        final.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(self._tmp, final)
+        try:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            final = self._store.path(sha)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self._tmp, final)
+        except BaseException:
+            self.abort()  # a full disk or a failed rename leaves no temporary file behind
+            raise
         return BlobInfo(sha, self._size)
 
     def abort(self) -> None:

@@ -64,14 +64,33 @@ def encode_png(rgb: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
+def umask_mode() -> int:
+    """The mode `open()` would give a new file under the process's umask (0o644 with umask 022).
+
+    `mkstemp` creates its files 0600 whatever the umask, which would leave takes
+    unreadable to a compositor or farm account; published files get this mode
+    instead. Linux reports the umask in /proc; elsewhere it can only be read by
+    setting it, so it is set straight back.
+    """
+    try:
+        status = Path("/proc/self/status").read_text()
+        mask = int(next(line.split()[1] for line in status.splitlines() if line.startswith("Umask:")), 8)
+    except (OSError, StopIteration):
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return 0o666 & ~mask
+
+
 def write_atomic(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that readers see the old state or the whole new file, never a part.
 
     The bytes are flushed to disk before the rename, so after a crash the name
-    either does not exist or holds the complete file.
+    either does not exist or holds the complete file. The file gets the mode the
+    umask allows, like any file the user's tools write.
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, umask_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
