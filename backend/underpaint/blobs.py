@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -105,6 +106,12 @@ class BlobStore:
 
     def has(self, sha256: str) -> bool:
         return self.path(sha256).is_file()
+
+    def iter_blobs(self) -> Iterator[tuple[str, Path]]:
+        """Every stored blob as (sha256, path); uploads still in flight are not blobs yet."""
+        for path in sorted(self.root.glob("??/*")):
+            if SHA256.match(path.name) and path.is_file():
+                yield path.name, path
 
     def missing(self, shas: list[str]) -> list[str]:
         """The hashes of `shas` this store lacks, in the order given, each once."""

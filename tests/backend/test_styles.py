@@ -221,3 +221,15 @@ def test_force_replaces_a_style_through_the_cli(trained: Path, art: Path, capsys
     assert main(["styles", "train", str(art / "missing"), "--name", "x", "--model", "tiny",
                  "--data-dir", str(trained)]) == 2
     assert "is not a folder of images" in capsys.readouterr().err
+
+
+def test_delete_removes_a_style_whole_through_the_cli(trained: Path, art: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["styles", "train", str(art), "--name", "doomed", "--model", "tiny", "--steps", "1", "--rank", "2",
+                 "--resolution", str(RESOLUTION), "--validation-steps", "1", "--data-dir", str(trained)]) == 0
+    capsys.readouterr()
+    assert main(["styles", "delete", "doomed", "--data-dir", str(trained)]) == 0
+    assert "deleted style 'doomed'" in capsys.readouterr().out
+    assert "doomed" not in [c.name for c in list_styles(trained)]
+    assert not [p for p in (trained / "styles").iterdir() if "doomed" in p.name], "no hidden leftovers"
+    assert main(["styles", "delete", "doomed", "--data-dir", str(trained)]) == 2
+    assert "no style named 'doomed'" in capsys.readouterr().err

@@ -22,6 +22,8 @@ from underpaint.paths import data_dir
 
 DEFAULT_SERVER = "http://127.0.0.1:8765"
 GIB = 1 << 30
+# What the data directory holds, by folder: uploads, painted takes, trained styles, locally built models.
+DATA_KINDS = ("blobs", "takes", "styles", "models")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -75,7 +77,16 @@ def check_data_dir(directory: Path) -> bool:
         _line("data dir", f"{directory} is NOT writable ({exc.strerror})")
         return False
     _line("data dir", f"{directory} (writable)")
+    sizes = ", ".join(f"{kind} {folder_bytes(directory / kind) / GIB:.2f} GiB" for kind in DATA_KINDS)
+    _line("disk use", f"{sizes}; `underpaint gc` removes old failed takes and unused uploads")
     return True
+
+
+def folder_bytes(folder: Path) -> int:
+    """Bytes of every file below `folder` (0 when it does not exist yet)."""
+    return sum(
+        (Path(root) / name).stat().st_size for root, _, names in os.walk(folder) for name in names
+    )
 
 
 def check_models(directory: Path) -> None:

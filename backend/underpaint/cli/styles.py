@@ -1,4 +1,5 @@
-"""`underpaint styles train | list | show`: teach the model a look from a folder of images, list what is trained."""
+"""`underpaint styles train | list | show | delete`: teach the model a look from a folder of images, list what is
+trained, remove what is not wanted."""
 
 from __future__ import annotations
 
@@ -66,6 +67,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     show.add_argument("name", help="style name")
     add_data_dir_argument(show)
     show.set_defaults(func=run_show)
+
+    delete = commands.add_parser("delete", help="remove a trained style",
+                                 description="Remove a trained style: its LoRA, card and validation renders.")
+    delete.add_argument("name", help="style name")
+    add_data_dir_argument(delete)
+    delete.set_defaults(func=run_delete)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -141,4 +148,16 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"underpaint styles show: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(card.model_dump(mode="json"), indent=2))
+    return 0
+
+
+def run_delete(args: argparse.Namespace) -> int:
+    from underpaint.styles.registry import delete_style
+
+    try:
+        card = delete_style(data_dir(args.data_dir), args.name)
+    except InputError as exc:
+        print(f"underpaint styles delete: {exc}", file=sys.stderr)
+        return 2
+    print(f"deleted style {card.name!r} (model set {card.base_model!r})")
     return 0

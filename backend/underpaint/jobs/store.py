@@ -9,6 +9,7 @@ job left `running` into `failed` with the reason — never silently dropped.
 
 from __future__ import annotations
 
+import builtins
 import json
 import re
 import sqlite3
@@ -168,6 +169,11 @@ class JobStore:
 
     def list(self, limit: int = 100) -> list[Job]:
         return [_job(r) for r in self.db.query("SELECT * FROM jobs ORDER BY seq DESC LIMIT ?", (limit,))]
+
+    def unfinished(self) -> builtins.list[Job]:
+        """Jobs still queued or running, oldest first (housekeeping keeps what they will read)."""
+        rows = self.db.query("SELECT * FROM jobs WHERE state IN ('queued', 'running') ORDER BY seq")
+        return [_job(r) for r in rows]
 
 
 def _job(row: sqlite3.Row) -> Job:

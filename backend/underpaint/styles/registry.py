@@ -83,6 +83,16 @@ def read_card(data_dir: Path, name: str) -> StyleCard:
         raise InputError("corrupt_style", f"style {name!r}: {path} is not a valid style card ({exc})", 500) from exc
 
 
+def delete_style(data_dir: Path, name: str) -> StyleCard:
+    """Remove a trained style whole: renamed out of the listing first, so it never shows half-deleted."""
+    card = read_card(data_dir, name)
+    folder = style_dir(data_dir, name)
+    hidden = folder.with_name(f".deleted-{folder.name}-{os.getpid()}")
+    os.replace(folder, hidden)
+    shutil.rmtree(hidden, ignore_errors=True)
+    return card
+
+
 def list_styles(data_dir: Path) -> list[StyleCard]:
     """Every complete style (a readable card beside its LoRA), by name; anything else in the folder is skipped."""
     root = styles_root(data_dir)

@@ -204,6 +204,15 @@ class TakeStore:
         )
         return self.get(take_id)
 
+    def delete(self, take_id: str) -> None:
+        """Forget a failed or cancelled take's rows (housekeeping removes its folder first); never a done one."""
+        take = self.get(take_id)
+        if take.state not in ("failed", "cancelled"):
+            raise TakeImmutable(f"take {take_id} is {take.state}; only failed or cancelled takes are removed")
+        with self.db.transaction() as conn:
+            conn.execute("DELETE FROM frames WHERE take = ?", (take_id,))
+            conn.execute("DELETE FROM takes WHERE id = ?", (take_id,))
+
     def get(self, take_id: str) -> Take:
         rows = self.db.query("SELECT * FROM takes WHERE id = ?", (check_take_id(take_id),))
         if not rows:
