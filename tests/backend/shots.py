@@ -33,6 +33,7 @@ LAYER = "ViewLayer"
 DEPTH = f"{LAYER}.Depth.Z"
 NORMAL = [f"{LAYER}.Normal.{c}" for c in "XYZ"]
 INDEX = f"{LAYER}.IndexOB.X"
+VECTOR = [f"{LAYER}.Vector.{c}" for c in "XYZW"]
 BACKGROUND_DEPTH = 1e10
 OBJECTS = {"Ball": 1, "Box": 2, "Wall": 3}
 WALL_DEPTH, BOX_DEPTH = 10.0, 6.0
@@ -63,16 +64,26 @@ def scene_frame(index: int, count: int, width: int, height: int, changed: bool =
     depth[inside] = centre_depth - nz[inside] * 0.5
     normal[inside] = np.stack([dx, dy, nz], axis=-1)[inside]
     obj[inside] = OBJECTS["Ball"]
-    return {"depth": depth, "normal": normal, "object_index": obj}
+    # Blender's Vector pass, in pixels with y up: X, Y = here - previous frame, Z, W = next frame - here.
+    motion = np.zeros((height, width, 4), np.float32)
+    motion[inside] = (ball_step(count, width), 0.0, ball_step(count, width), 0.0)
+    return {"depth": depth, "normal": normal, "object_index": obj, "motion": motion}
 
 
-def _write_exr(path: Path, data: dict[str, np.ndarray]) -> None:
+def ball_step(count: int, width: int) -> float:
+    """How many pixels the ball rolls to the right from one frame to the next."""
+    return 0.6 * width / max(count - 1, 1)
+
+
+def _write_exr(path: Path, data: dict[str, np.ndarray], motion: bool = False) -> None:
     """One part per pass, the way Blender 5 writes multilayer EXRs."""
     passes = {
         "Depth": {DEPTH: data["depth"]},
         "IndexOB": {INDEX: data["object_index"]},
         "Normal": {name: data["normal"][..., i].astype(np.float16) for i, name in enumerate(NORMAL)},
     }
+    if motion:
+        passes["Vector"] = {name: np.ascontiguousarray(data["motion"][..., i]) for i, name in enumerate(VECTOR)}
     parts = [
         OpenEXR.Part(
             {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage, "name": f"{LAYER}.{name}"},
@@ -128,12 +139,14 @@ def write_shot(
     name: str = "sh010",
     color: bool = False,
     pose: bool = False,
+    motion: bool = False,
     changed: Collection[int] = (),
 ) -> Path:
     """Write a shot package into `directory` and return it.
 
     `changed` lists Blender frame numbers whose content differs (the ball is
-    shifted), to simulate an artist re-exporting a few frames.
+    shifted), to simulate an artist re-exporting a few frames. `motion` adds
+    the Vector pass (the ball rolls `ball_step` pixels per frame).
     """
     directory = Path(directory)
     (directory / "passes").mkdir(parents=True, exist_ok=True)
@@ -144,7 +157,7 @@ def write_shot(
         number = frame_start + i
         data = scene_frame(i, frames, width, height, changed=number in changed)
         exr = directory / "passes" / f"{number:04d}.exr"
-        _write_exr(exr, data)
+        _write_exr(exr, data, motion)
         record: dict[str, object] = {
             "frame": number, "passes": {"path": f"passes/{number:04d}.exr", "sha256": _sha(exr)},
             "camera": _camera(),
@@ -162,6 +175,7 @@ def write_shot(
             "depth": {"channels": [DEPTH], "units": "scene", "background_threshold": 1e9},
             "normal": {"channels": NORMAL, "space": "camera"},
             "object_index": {"channels": [INDEX]},
+            **({"motion": {"channels": VECTOR}} if motion else {}),
         },
         "objects": [{"index": index, "name": obj} for obj, index in OBJECTS.items()],
         "frames": frame_records,

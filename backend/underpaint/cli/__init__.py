@@ -1,4 +1,4 @@
-"""`underpaint` command line: serve | stylize | models | styles | doctor | gc.
+"""`underpaint` command line: serve | stylize | models | styles | qc | doctor | gc.
 
 Each subcommand lives in its own module with `add_parser(subparsers)`, which
 registers its arguments and sets `func`; this module only assembles them.
@@ -12,7 +12,7 @@ import importlib
 from underpaint import __version__
 
 # Modules under underpaint.cli, one per subcommand, in --help order.
-SUBCOMMANDS = ("serve", "stylize", "models", "styles", "doctor", "gc")
+SUBCOMMANDS = ("serve", "stylize", "models", "styles", "qc", "doctor", "gc")
 
 
 def build_parser() -> argparse.ArgumentParser:
