@@ -22,27 +22,39 @@ import numpy as np
 from .store import TakeStore
 
 
+def _disc(radius: int) -> np.ndarray:
+    offsets = np.arange(-radius, radius + 1)
+    return (offsets[:, None] ** 2 + offsets[None, :] ** 2 <= radius * radius).astype(np.uint8)
+
+
 def dilate(mask: np.ndarray, pixels: int) -> np.ndarray:
-    """`mask` grown to every pixel within `pixels` (Euclidean) of it, so a repaint covers a margin around it."""
-    inside = mask > 0.5
-    if pixels <= 0 or not inside.any():
-        return inside.astype(np.float32)
-    distance = cv2.distanceTransform((~inside).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return (distance <= pixels).astype(np.float32)
+    """`mask` grown by `pixels` (a Euclidean disc), so a repaint covers a margin around it.
+
+    Grey values (a drawn feather) grow as they are: each pixel takes the
+    strongest weight within `pixels` of it, so a hard mask grows into a hard
+    mask and a soft edge moves outward keeping its ramp.
+    """
+    mask = np.clip(mask.astype(np.float32), 0.0, 1.0)
+    if pixels <= 0 or not mask.any():
+        return mask
+    return cv2.dilate(mask, _disc(pixels))
 
 
 def feathered_alpha(mask: np.ndarray, feather: int) -> np.ndarray:
-    """float32 (H, W): 0 outside the mask, rising inside it to 1 at `feather` + 1 pixels from its edge.
+    """float32 (H, W): the mask's own weight, ramped to 0 over `feather` + 1 pixels inside its edge.
 
-    The ramp is the distance to the nearest pixel outside the mask, so the
-    edge pixels of the mask already take a little of the painting and the
-    pixels just outside take none.
+    Grey in the mask is a blend weight (white = repaint, black = keep), so a
+    feather drawn in Blender feathers. The ramp is the distance to the nearest
+    pixel where the mask is 0, so the mask's edge pixels already take a
+    little of the painting and the pixels outside take none: wherever the
+    mask is 0, alpha is exactly 0.
     """
-    inside = mask > 0.5
+    mask = np.clip(mask.astype(np.float32), 0.0, 1.0)
+    inside = mask > 0
     if feather <= 0 or inside.all():
-        return inside.astype(np.float32)
+        return mask
     distance = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    return np.where(inside, np.minimum(1.0, distance / (feather + 1)), 0.0).astype(np.float32)
+    return np.where(inside, mask * np.minimum(1.0, distance / (feather + 1)), 0.0).astype(np.float32)
 
 
 def composite(parent: np.ndarray, painted: np.ndarray, alpha: np.ndarray) -> np.ndarray:
