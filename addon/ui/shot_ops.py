@@ -6,9 +6,10 @@ event, Esc stops it), then the job is followed; otherwise the export runs in one
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from pathlib import Path
 
 import bpy
 
@@ -34,8 +35,8 @@ class ShotPlan:
     client: api.Client
     label: str
 
-    def export_steps(self) -> Any:
-        """The export, one frame per step (yields (done, total))."""
+    def export_steps(self) -> Generator[tuple[int, int], None, Path]:
+        """The export, one frame per step (yields (done, total); returns the path of shot.json)."""
         return passes.iter_export(bpy.data.scenes[self.scene], self.request.shot.package, *self.frames,
                                   self.options)
 
