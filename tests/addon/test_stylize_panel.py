@@ -144,25 +144,6 @@ def test_what_stylize_sends_follows_the_panel(addon: str) -> None:
         bpy.data.texts.remove(text)
 
 
-def test_an_old_file_keeps_its_controls_and_its_size(addon: str) -> None:
-    """A scene saved before the controls came from the server: its values move into the collection once."""
-    controls = sys.modules[f"{addon}.controls"]
-    scene = bpy.data.scenes.new("Saved Before")
-    try:
-        settings = scene.underpaint
-        settings.use_normal, settings.normal_weight, settings.use_pose = True, 0.4, False
-        settings.width, settings.height = 320, 176
-        controls.sync(settings, None)
-        assert [(c.name, c.enabled, round(c.weight, 3)) for c in settings.controls] == [
-            ("depth", True, 1.0), ("normal", True, 0.4), ("pose", False, 1.0)]
-        assert settings.size_mode == "CUSTOM" and settings.controls_migrated
-        settings.controls["normal"].weight = 0.9
-        controls.sync(settings, None)  # once: from now on the collection is what counts
-        assert len(settings.controls) == 3 and settings.controls["normal"].weight == pytest.approx(0.9)
-    finally:
-        bpy.data.scenes.remove(scene)
-
-
 def test_a_model_set_with_an_extra_control_shows_it_and_sends_its_weight(
     addon: str, context: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
