@@ -85,6 +85,11 @@ class ModelSet:
         return width, height
 
 
+def can(model_set: ModelSet | None, capability: str) -> bool:
+    """Whether the chosen set can do this; a set the server has not described (yet) is not held back."""
+    return model_set is None or model_set.can(capability)
+
+
 def find(models: list[dict[str, Any]], name: str) -> ModelSet | None:
     """The entry of `name` among health's `models`, or None when the server does not list it."""
     for entry in models:

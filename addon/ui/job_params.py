@@ -14,7 +14,7 @@ import bpy
 
 from .. import controls
 from ..jobs import Control, Paint, Style
-from ..model_sets import DEFAULT_SIZE_MULTIPLE, ModelSet
+from ..model_sets import DEFAULT_SIZE_MULTIPLE, ModelSet, can
 
 
 class UserError(Exception):
@@ -32,7 +32,8 @@ def paint(settings: Any, model_set: ModelSet | None) -> Paint:
     """The paint settings from the panel (stylize's, and the overrides of re-render and refine).
 
     The controls sent are those switched on that `model_set` has (when the server lists them; else the
-    panel's). An unlocked seed is drawn anew here, and shown in the panel.
+    panel's); a style or video-to-video only where the set can use them (the panel hides them otherwise).
+    An unlocked seed is drawn anew here, and shown in the panel.
     """
     prompt = prompt_of(settings)
     if not prompt:
@@ -46,9 +47,9 @@ def paint(settings: Any, model_set: ModelSet | None) -> Paint:
         steps=settings.steps,
         guidance=settings.guidance,
         controls=tuple(Control(item.name, item.weight) for item in _controls(settings, model_set) if item.enabled),
-        use_color=settings.use_color,
+        use_color=settings.use_color and can(model_set, "video2video"),
         strength=settings.strength,
-        styles=(Style(settings.style, settings.style_strength),) if settings.style else (),
+        styles=(Style(settings.style, settings.style_strength),) if settings.style and can(model_set, "styles") else (),
     )
 
 

@@ -15,7 +15,7 @@ import textwrap
 import bpy
 
 from .. import controls, job_timer, server_process, server_status
-from ..model_sets import ModelSet
+from ..model_sets import ModelSet, can
 from . import job_params
 from .sidebar import SidebarPanel, SidebarSubPanel
 
@@ -139,8 +139,7 @@ class UNDERPAINT_PT_main(SidebarPanel, bpy.types.Panel):
 
         layout.prop(settings, "model")
         model_set = server_status.STATUS.model_set(settings.model)
-        can = model_set.can if model_set is not None else (lambda _capability: True)
-        if can("styles"):
+        if can(model_set, "styles"):
             row = layout.row(align=True)
             row.prop(settings, "style")
             sub = row.row(align=True)
@@ -149,7 +148,7 @@ class UNDERPAINT_PT_main(SidebarPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "seed")
         row.prop(settings, "seed_lock", text="", icon="LOCKED" if settings.seed_lock else "UNLOCKED")
-        if can("video2video"):
+        if can(model_set, "video2video"):
             row = layout.row(align=True)
             row.prop(settings, "use_color")
             sub = row.row()
@@ -192,9 +191,8 @@ class UNDERPAINT_PT_takes(SidebarSubPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.enabled = not job_timer.busy(context.scene.name)
         row.operator("underpaint.rerender_range", icon="FILE_REFRESH")
-        model_set = server_status.STATUS.model_set(take.model)
         sub = row.row(align=True)
-        sub.enabled = model_set is None or model_set.can("masks")  # refining paints through a mask
+        sub.enabled = can(server_status.STATUS.model_set(take.model), "masks")  # refining paints through a mask
         sub.operator("underpaint.refine_region", icon="BRUSH_DATA")
         layout.prop(settings, "mask_dilate")
         layout.prop(settings, "review_channel")

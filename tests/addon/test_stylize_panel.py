@@ -157,7 +157,7 @@ def test_a_model_set_with_an_extra_control_shows_it_and_sends_its_weight(
                      {"name": "pose", "label": "Pose", "default_weight": 1.0},
                      {"name": "edges", "label": "Edges", "default_weight": 0.8}],
         "native_size": [512, 512], "size_multiple": 8, "frame_multiple": 1, "frame_remainder": 0, "window": 16,
-        "capabilities": {"masks": True, "references": False, "styles": True, "video2video": True},
+        "capabilities": {"masks": True, "references": False, "styles": False, "video2video": True},
     }
     scene = context.scene
     settings = scene.underpaint
@@ -174,16 +174,17 @@ def test_a_model_set_with_an_extra_control_shows_it_and_sends_its_weight(
         settings.size_mode = "AUTO"
         drawn = draw(bpy.types.UNDERPAINT_PT_main, context)
         assert ("prop_text", "Edges") in drawn and ("prop_text", "Normal") not in drawn
+        assert ("prop", "style") not in drawn and ("prop", "use_color") in drawn  # what the set can do
         assert any(kind == "label" and text.startswith("680 x 384 px") for kind, text in drawn)
         assert job_params.generation_size(scene, status.model_set(settings.model)) == (680, 384)
 
         edges.enabled, edges.weight = True, 0.45
-        settings.prompt = "ink lines"
+        settings.prompt, settings.style = "ink lines", "inkwash"
         params = job_params.paint(settings, status.model_set(settings.model)).params()
         assert params["controls"]["edges"] == {"weight": 0.45, "start": 0.0, "end": 1.0}
-        assert "normal" not in params["controls"]
+        assert "normal" not in params["controls"] and params["styles"] == []
     finally:
-        settings.prompt, settings.model = "", chosen
+        settings.prompt, settings.model, settings.style = "", chosen, ""
         settings.controls.remove(settings.controls.find("edges"))
         for item in settings.controls:
             item.available = True
