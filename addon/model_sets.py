@@ -51,7 +51,7 @@ class ModelSet:
         if isinstance(entry.get("controls"), list):
             controls = tuple(
                 ControlSpec(str(c["name"]), str(c.get("label") or str(c["name"]).capitalize()),
-                            float(c.get("default_weight", 1.0)))
+                            _weight(c.get("default_weight")))
                 for c in entry["controls"] if isinstance(c, dict) and c.get("name")
             )
         native = entry.get("native_size")
@@ -83,6 +83,11 @@ class ModelSet:
         width = max(step, round(math.sqrt(area * aspect) / step) * step)
         height = max(step, round(math.sqrt(area / aspect) / step) * step)
         return width, height
+
+
+def _weight(value: Any) -> float:
+    """A control's default weight as sent; anything but a number is the neutral 1.0."""
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 1.0
 
 
 def can(model_set: ModelSet | None, capability: str) -> bool:

@@ -53,8 +53,7 @@ class UNDERPAINT_PG_control(bpy.types.PropertyGroup):
         name="Use", description="Steer the painting with this control", default=False
     )
     weight: bpy.props.FloatProperty(  # type: ignore[valid-type]
-        name="Weight", description="How strongly this control steers the painting", default=1.0, min=0.0, max=2.0,
-        soft_max=2.0,
+        name="Weight", description="How strongly this control steers the painting", default=1.0, min=0.0, max=2.0
     )
     # Whether the chosen model set has this control; the others keep their settings for another set.
     available: bpy.props.BoolProperty(name="Available", default=True, options={"HIDDEN"})  # type: ignore[valid-type]

@@ -21,7 +21,7 @@ from live_backend import BackendServer, write_shot
 from addon import client as api
 from addon import files
 from addon.jobs import Control, FetchTake, Job, Paint, Refine, Rerender, Shot, Style, Stylize, TrainStyle
-from addon.model_sets import LEGACY_CONTROLS, ModelSet, find
+from addon.model_sets import LEGACY_CONTROLS, ControlSpec, ModelSet, find
 
 PAINT = Paint(prompt="ink", negative_prompt="blur", seed=3, steps=2, guidance=6.0,
               controls=(Control("depth", 0.75), Control("edges", 0.3)), styles=(Style("inkwash", 0.5),))
@@ -61,6 +61,10 @@ def test_a_model_set_is_read_from_its_health_entry() -> None:
 
 
 def test_an_older_server_that_says_little_falls_back() -> None:
+    odd = ModelSet.from_health({"name": "x", "controls": [{"name": "depth", "default_weight": "strong"}, "pose"],
+                                "native_size": [512], "size_multiple": 0, "capabilities": None})
+    assert odd.controls == (ControlSpec("depth", "Depth", 1.0),) and odd.native_size is None
+    assert odd.size_multiple == 8 and odd.can("masks")
     old = ModelSet.from_health({"name": "tiny", "engine": "animatediff", "available": True})
     assert old.controls is None and old.native_size is None and old.auto_size(1.5) is None
     assert old.size_multiple == 8 and all(old.can(c) for c in ("masks", "references", "styles", "video2video"))
