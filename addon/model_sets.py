@@ -30,7 +30,6 @@ LEGACY_CONTROLS = (ControlSpec("depth", "Depth", 1.0), ControlSpec("normal", "No
 # so a control the server adds changes no painting by itself.
 ON_AT_FIRST = frozenset({"depth", "pose"})
 DEFAULT_SIZE_MULTIPLE = 8
-CAPABILITIES = ("masks", "references", "styles", "video2video")
 
 
 @dataclass(frozen=True)
