@@ -1,40 +1,55 @@
 """Underpaint: paint over 3D blocking with a local AI render server.
 
 The add-on is thin: it measures the scene (passes), talks to the server off the
-main thread (client, jobs) and shows what comes back (results, ui). Torch never
+main thread (client, jobs) and shows what comes back (scene_takes, ui). Torch never
 enters Blender; every model convention lives in the backend.
+
+Importing this package needs no `bpy`: the Blender modules are imported when the
+add-on registers, so the job module (`jobs`), the client and the file helpers
+import, and are tested, in plain Python.
 """
 
 from __future__ import annotations
 
-import bpy
-
-from . import jobs, preferences, properties, server_process
-from .ui import export_op, panel, stylize_ops
-
-# Registration order: preferences and property groups, then operators, then panels
-# (export_op after panel: its sub-panel hangs under the main panel).
-_MODULES = (preferences, properties, stylize_ops, panel, export_op)
-# Modules with set-up beyond classes (timers, handlers, the local server, the status bar, properties on
-# Blender's own types), run after them.
-_SERVICES = (jobs, server_process, panel, export_op)
+from types import ModuleType
 
 
-def _classes() -> list[type]:
-    return [cls for module in _MODULES for cls in module.classes]
+def _modules() -> tuple[tuple[ModuleType, ...], tuple[ModuleType, ...]]:
+    """(modules whose `classes` register, in order; modules with set-up beyond classes, run after them)."""
+    from . import job_timer, preferences, properties, server_process
+    from .ui import export_op, job_ops, panel, server_ops, shot_ops, style_ops, take_ops
+
+    # Preferences and property groups, then operators, then panels (export_op after panel: its
+    # sub-panel hangs under the main panel).
+    classes = (preferences, properties, job_ops, shot_ops, take_ops, style_ops, server_ops, panel, export_op)
+    # Timers, handlers, the local server, the status bar, properties on Blender's own types.
+    services = (job_timer, server_process, panel, export_op)
+    return classes, services
 
 
 def register() -> None:
-    for cls in _classes():
-        bpy.utils.register_class(cls)
+    import bpy
+
+    from . import properties
+
+    classes, services = _modules()
+    for module in classes:
+        for cls in module.classes:
+            bpy.utils.register_class(cls)
     properties.attach()
-    for module in _SERVICES:
+    for module in services:
         module.register()
 
 
 def unregister() -> None:
-    for module in reversed(_SERVICES):
+    import bpy
+
+    from . import properties
+
+    classes, services = _modules()
+    for module in reversed(services):
         module.unregister()
     properties.detach()
-    for cls in reversed(_classes()):
-        bpy.utils.unregister_class(cls)
+    for module in reversed(classes):
+        for cls in reversed(module.classes):
+            bpy.utils.unregister_class(cls)

@@ -1,8 +1,9 @@
 """Where a job's files live on disk: shot packages to upload, and painted frames to keep.
 
 Frames are named by Blender frame number (`####.png`), so an image sequence
-lines up with the timeline; folder names that come from the server are made
-safe first and never overwrite an earlier take.
+lines up with the timeline. A shot's folder and a take's folder follow one naming
+rule (`folder_name`), and a take never overwrites an earlier one. No `bpy` here: the
+job module and the pass export share these helpers.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 
 def sha256_file(path: Path) -> str:
+    """The hex sha256 of a file's bytes, read in blocks (the server stores blobs by it)."""
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         while chunk := handle.read(1 << 20):
@@ -37,8 +39,8 @@ def package_files(package: Path) -> tuple[str, dict[str, Path]]:
     return next(iter(files)), files
 
 
-def safe_name(text: str) -> str:
-    """A name usable as one folder: what the server sends is never trusted as a path."""
+def folder_name(text: str) -> str:
+    """The one rule for naming a shot's or a take's folder: one path part, whatever the artist or the server sent."""
     cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in text).strip(".")
     return cleaned or "_"
 
@@ -49,7 +51,7 @@ def fresh_folder(parent: Path, take_id: str) -> Path:
     Take ids are unique per server: a second server (or a reset data folder) starts counting
     again, and its takes must never overwrite the frames of an earlier one.
     """
-    base = safe_name(take_id)
+    base = folder_name(take_id)
     candidate, number = parent / base, 1
     while candidate.is_dir() and any(candidate.iterdir()):
         number += 1

@@ -1,4 +1,9 @@
-"""`Scene.underpaint`: the shot's stylize settings and its takes, in one property group."""
+"""`Scene.underpaint`: the shot's stylize settings and its takes, in one property group.
+
+The controls are a collection drawn from the chosen model set's entry in the server's
+health (`controls.sync`); the properties they replaced (`use_depth`, `depth_weight`, ...)
+stay registered, hidden, so old .blend files load, and are migrated into it once.
+"""
 
 from __future__ import annotations
 
@@ -38,6 +43,26 @@ class UNDERPAINT_PG_job(bpy.types.PropertyGroup):
     message: bpy.props.StringProperty(name="Message", default="")  # type: ignore[valid-type]
     server_job: bpy.props.StringProperty(name="Server Job")  # type: ignore[valid-type]
     error_code: bpy.props.StringProperty(name="Error Code")  # type: ignore[valid-type]
+
+
+class UNDERPAINT_PG_control(bpy.types.PropertyGroup):
+    """One control of the chosen model set (`name` is its name in job params): on or off, and its weight."""
+
+    label: bpy.props.StringProperty(name="Label")  # type: ignore[valid-type]
+    enabled: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Use", description="Steer the painting with this control", default=False
+    )
+    weight: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Weight", description="How strongly this control steers the painting", default=1.0, min=0.0, max=2.0
+    )
+    # Whether the chosen model set has this control; the others keep their settings for another set.
+    available: bpy.props.BoolProperty(name="Available", default=True, options={"HIDDEN"})  # type: ignore[valid-type]
+
+
+def _model_changed(self: bpy.types.PropertyGroup, _context: bpy.types.Context) -> None:
+    from . import controls, server_status
+
+    controls.sync(self, server_status.STATUS.model_set(self.model))
 
 
 def _search_models(_self: bpy.types.PropertyGroup, _context: bpy.types.Context, _text: str) -> list[str]:
@@ -84,17 +109,28 @@ class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
         description="How far video-to-video may move away from the colour render",
         default=0.6, min=0.0, max=1.0,
     )
-    use_depth: bpy.props.BoolProperty(name="Depth", default=True)  # type: ignore[valid-type]
-    depth_weight: bpy.props.FloatProperty(name="Depth Weight", default=1.0, min=0.0, soft_max=2.0)  # type: ignore[valid-type]
-    use_normal: bpy.props.BoolProperty(name="Normal", default=False)  # type: ignore[valid-type]
-    normal_weight: bpy.props.FloatProperty(name="Normal Weight", default=0.7, min=0.0, soft_max=2.0)  # type: ignore[valid-type]
-    use_pose: bpy.props.BoolProperty(name="Pose", default=True)  # type: ignore[valid-type]
-    pose_weight: bpy.props.FloatProperty(name="Pose Weight", default=1.0, min=0.0, soft_max=2.0)  # type: ignore[valid-type]
+    controls: bpy.props.CollectionProperty(type=UNDERPAINT_PG_control)  # type: ignore[valid-type]
+    controls_migrated: bpy.props.BoolProperty(default=False, options={"HIDDEN"})  # type: ignore[valid-type]
+    # Before the controls came from the server; read once by `controls.sync` (old .blend files).
+    use_depth: bpy.props.BoolProperty(name="Depth", default=True, options={"HIDDEN"})  # type: ignore[valid-type]
+    depth_weight: bpy.props.FloatProperty(name="Depth Weight", default=1.0, options={"HIDDEN"})  # type: ignore[valid-type]
+    use_normal: bpy.props.BoolProperty(name="Normal", default=False, options={"HIDDEN"})  # type: ignore[valid-type]
+    normal_weight: bpy.props.FloatProperty(name="Normal Weight", default=0.7, options={"HIDDEN"})  # type: ignore[valid-type]
+    use_pose: bpy.props.BoolProperty(name="Pose", default=True, options={"HIDDEN"})  # type: ignore[valid-type]
+    pose_weight: bpy.props.FloatProperty(name="Pose Weight", default=1.0, options={"HIDDEN"})  # type: ignore[valid-type]
+    size_mode: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Size",
+        items=(("AUTO", "Auto", "The camera's aspect at the model set's native size"),
+               ("CUSTOM", "Custom", "The width and height given here")),
+        default="AUTO",
+    )
     width: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Width", description="Generation width in pixels (multiple of 8)", default=512, min=64, max=2048, step=8
+        name="Width", description="Generation width in pixels (a multiple of the model set's size step)",
+        default=512, min=64, max=2048, step=8,
     )
     height: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Height", description="Generation height in pixels (multiple of 8)", default=288, min=64, max=2048, step=8
+        name="Height", description="Generation height in pixels (a multiple of the model set's size step)",
+        default=288, min=64, max=2048, step=8,
     )
     steps: bpy.props.IntProperty(name="Steps", default=20, min=1, max=150)  # type: ignore[valid-type]
     guidance: bpy.props.FloatProperty(name="Guidance", default=7.5, min=0.0, max=30.0)  # type: ignore[valid-type]
@@ -125,7 +161,7 @@ class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
     style_job: bpy.props.PointerProperty(type=UNDERPAINT_PG_job)  # type: ignore[valid-type]
 
 
-classes = (UNDERPAINT_PG_take, UNDERPAINT_PG_job, UNDERPAINT_PG_settings)
+classes = (UNDERPAINT_PG_take, UNDERPAINT_PG_job, UNDERPAINT_PG_control, UNDERPAINT_PG_settings)
 
 
 def attach() -> None:

@@ -1,9 +1,10 @@
 """The server's health as the panel shows it, checked off the main thread.
 
-While Blender has a UI, the add-on's timer (`jobs.tick`) starts a small check
+While Blender has a UI, the add-on's timer (`job_timer.tick`) starts a small check
 thread every few seconds and takes its result in on the main thread, so the
 panel can say "connected", "not running", "wrong token" or "version mismatch"
-(and list the model sets and styles) without a network call while drawing.
+(and list the model sets, their controls and sizes, and the styles) without a network
+call while drawing.
 """
 
 from __future__ import annotations
@@ -11,27 +12,16 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import bpy
 
 from . import client as api
-from . import preferences
+from . import model_sets, preferences
+from .jobs.worker import drain
 
 STATUS_EVERY_SECONDS = 3.0
-
-T = TypeVar("T")
-
-
-def drain(items: queue.SimpleQueue[T]) -> Iterator[T]:
-    """Everything a worker thread has put on the queue so far, without waiting for more."""
-    while True:
-        try:
-            yield items.get_nowait()
-        except queue.Empty:
-            return
 
 
 def preferences_client(context: bpy.types.Context | None = None) -> api.Client:
@@ -96,6 +86,10 @@ class ServerStatus:
 
     def model_names(self) -> list[str]:
         return [str(m.get("name")) for m in self.models]
+
+    def model_set(self, name: str) -> model_sets.ModelSet | None:
+        """What the last health check said of model set `name` (empty: the server's default), if anything."""
+        return model_sets.find(self.models, name.strip() or self.default_model)
 
 
 def health_result(client: api.Client) -> dict[str, Any]:

@@ -136,6 +136,7 @@ def main() -> None:
         settings = scene.underpaint
         chosen = choose_model()
         settings.model = str(chosen["model"])
+        settings.size_mode = "CUSTOM"  # the demo's own sizes, not the model set's native size
         settings.width, settings.height, settings.steps = chosen["width"], chosen["height"], chosen["steps"]
         settings.prompt, settings.negative_prompt = PROMPT, NEGATIVE
         settings.seed, settings.seed_lock = 7, True

@@ -1,4 +1,4 @@
-"""Putting the package on disk: atomic file writes and the sha256 of every file.
+"""Putting the package on disk: atomic file writes and the sha256 of every file (`files.sha256_file`).
 
 A reader (the server, a client uploading blobs) never sees a half-written
 file: everything is written under a temporary name in the same folder and
@@ -8,13 +8,13 @@ holds a complete package.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from ..files import sha256_file
 from .options import ExportError
 
 
@@ -38,14 +38,6 @@ def partial_path(final: Path) -> Path:
 def commit(partial: Path, final: Path) -> None:
     """Move a finished file into place atomically."""
     os.replace(partial, final)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def file_record(root: Path, path: Path) -> dict[str, str]:

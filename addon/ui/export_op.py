@@ -1,7 +1,7 @@
 """Export Shot: the operator, its sidebar panel, and the per-armature joint overrides.
 
-In the UI the export runs as a modal operator, one frame per timer tick, with
-Blender's progress bar and Esc to cancel. Without an event loop (background
+In the UI the export runs through the shared modal exporter (`modal_export`: one
+frame per timer event, Blender's progress bar, Esc to cancel). Without an event loop (background
 mode: `blender -b`, render farms, the `bpy` module) the same operator exports
 synchronously and prints its progress.
 """
@@ -13,11 +13,12 @@ from typing import Any
 
 import bpy
 
-from .. import preferences
+from .. import job_timer, scene_takes
 from ..passes import ExportError, ExportOptions, export_shot, iter_export
 from ..passes.bone_maps import OPENPOSE_KEYPOINTS
 from ..passes.export import check_request
 from ..passes.pose import OVERRIDE_PROPERTY, armature_rig
+from .modal_export import ModalExport
 from .sidebar import SidebarSubPanel
 
 
@@ -29,13 +30,11 @@ def default_range(scene: bpy.types.Scene) -> tuple[int, int]:
 
 
 def default_directory(context: bpy.types.Context, scene: bpy.types.Scene) -> Path:
-    """<output folder from the preferences>/<shot>/package; '//' needs a saved .blend."""
-    output = preferences.get(context).output_dir
-    if output.startswith("//") and not bpy.data.filepath:
-        raise ExportError("the output folder is relative to the .blend file, which is not saved yet: "
-                          "save it, or choose a folder")
-    shot = scene.underpaint.shot_name or scene.name
-    return Path(bpy.path.abspath(output)) / bpy.path.clean_name(shot) / "package"
+    """<output folder from the preferences>/<shot>/package: where Stylize exports the shot too."""
+    try:
+        return scene_takes.shot_folder(scene, context) / "package"
+    except scene_takes.OutputFolderError as exc:
+        raise ExportError(str(exc)) from None
 
 
 class UNDERPAINT_PG_joint_override(bpy.types.PropertyGroup):
@@ -82,8 +81,7 @@ class UNDERPAINT_OT_export_shot(bpy.types.Operator):
         name="Motion Vectors", description="Also write Cycles' Vector pass", default=True
     )
 
-    _steps: Any = None
-    _timer: Any = None
+    _export: ModalExport | None = None
     _range: tuple[int, int] = (0, 0)
 
     @classmethod
@@ -99,7 +97,7 @@ class UNDERPAINT_OT_export_shot(bpy.types.Operator):
             end = self.frame_end
         directory = Path(self.directory) if self.directory.strip() else default_directory(context, scene)
         view_layer = context.view_layer.name if context.view_layer.name in scene.view_layers else None
-        options = ExportOptions(shot_name=scene.underpaint.shot_name or None, color=self.color,
+        options = ExportOptions(shot_name=scene_takes.shot_name(scene), color=self.color,
                                 motion=self.motion, view_layer=view_layer)
         return directory, start, end, options
 
@@ -118,6 +116,9 @@ class UNDERPAINT_OT_export_shot(bpy.types.Operator):
     def invoke(self, context: bpy.types.Context, _event: bpy.types.Event) -> set[str]:
         if bpy.app.background or context.window is None:
             return self.execute(context)
+        if job_timer.busy(context.scene.name):
+            self.report({"ERROR"}, "This scene is already exporting or painting: wait for it, or cancel it (Esc).")
+            return {"CANCELLED"}
         try:
             directory, start, end, options = self._request(context)
             check_request(context.scene, directory, start, end, options)
@@ -125,45 +126,24 @@ class UNDERPAINT_OT_export_shot(bpy.types.Operator):
             self.report({"ERROR"}, f"Export failed: {exc}")
             return {"CANCELLED"}
         self._range = (start, end)
-        self._steps = iter_export(context.scene, directory, start, end, options)
-        manager = context.window_manager
-        manager.progress_begin(0, end - start + 1)
-        self._timer = manager.event_timer_add(0.001, window=context.window)
-        manager.modal_handler_add(self)
-        context.workspace.status_text_set("Underpaint: exporting the shot (Esc to cancel)")
+        steps = iter_export(context.scene, directory, start, end, options)
+        self._export = ModalExport(context.scene.name, steps, end - start + 1)
+        self._export.begin(context, self)
         return {"RUNNING_MODAL"}
 
     def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
-        if event.type == "ESC":
-            self._finish(context)
-            self.report({"WARNING"}, "Export cancelled; the package is incomplete (no shot.json)")
-            return {"CANCELLED"}
-        if event.type != "TIMER":
+        assert self._export is not None
+        step = self._export.handle(context, event)
+        if step.outcome == "ignored":
             return {"PASS_THROUGH"}
-        try:
-            done, total = next(self._steps)
-        except StopIteration as finished:
-            self._finish(context)
-            self.report({"INFO"}, f"Exported frames {self._range[0]}-{self._range[1]} to {finished.value.parent}")
+        if step.outcome == "running":
+            return {"RUNNING_MODAL"}
+        if step.outcome == "done":
+            assert step.shot_json is not None
+            self.report({"INFO"}, f"Exported frames {self._range[0]}-{self._range[1]} to {step.shot_json.parent}")
             return {"FINISHED"}
-        except ExportError as exc:
-            self._finish(context)
-            self.report({"ERROR"}, f"Export failed: {exc}")
-            return {"CANCELLED"}
-        except Exception:
-            self._finish(context)
-            raise
-        context.window_manager.progress_update(done)
-        context.workspace.status_text_set(f"Underpaint: exported frame {done} of {total} (Esc to cancel)")
-        return {"RUNNING_MODAL"}
-
-    def _finish(self, context: bpy.types.Context) -> None:
-        """Close the export (which undoes its temporary set-up) and the progress display."""
-        self._steps.close()
-        manager = context.window_manager
-        manager.event_timer_remove(self._timer)
-        manager.progress_end()
-        context.workspace.status_text_set(None)
+        self.report({"WARNING"} if step.outcome == "cancelled" else {"ERROR"}, step.message)
+        return {"CANCELLED"}
 
 
 class UNDERPAINT_OT_joint_override_add(bpy.types.Operator):

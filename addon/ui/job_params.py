@@ -1,4 +1,5 @@
-"""What a job sends: the panel's settings as job parameters, and which frames and objects it targets.
+"""What a job sends: the panel's settings as the job module's requests, and which frames and objects
+it targets.
 
 Kept apart from the operators so that what the server receives reads in one
 place, and tests can check it without a server.
@@ -10,6 +11,10 @@ import random
 from typing import Any
 
 import bpy
+
+from .. import controls
+from ..jobs import Control, Paint, Style
+from ..model_sets import DEFAULT_SIZE_MULTIPLE, ModelSet, can
 
 
 class UserError(Exception):
@@ -23,40 +28,56 @@ def prompt_of(settings: Any) -> str:
     return settings.prompt.strip()
 
 
-def paint_params(settings: Any) -> dict[str, Any]:
-    """The stylize parameters from the panel (also the overrides of re-render and refine)."""
+def paint(settings: Any, model_set: ModelSet | None) -> Paint:
+    """The paint settings from the panel (stylize's, and the overrides of re-render and refine).
+
+    The controls sent are those switched on that `model_set` has (when the server lists them; else the
+    panel's); a style or video-to-video only where the set can use them (the panel hides them otherwise).
+    An unlocked seed is drawn anew here, and shown in the panel.
+    """
     prompt = prompt_of(settings)
     if not prompt:
         raise UserError("Write a prompt first: what should the painted shot look like?")
-    if settings.width % 8 or settings.height % 8:
-        raise UserError(f"Width and height must be multiples of 8 (now {settings.width} x {settings.height}).")
     if not settings.seed_lock:
         settings.seed = random.randrange(0, 2**31 - 1)
-    controls = {
-        name: {"weight": round(getattr(settings, f"{name}_weight"), 4), "start": 0.0, "end": 1.0}
-        for name in ("depth", "normal", "pose") if getattr(settings, f"use_{name}")
-    }
-    params: dict[str, Any] = {
-        "prompt": prompt,
-        "negative_prompt": settings.negative_prompt,
-        "seed": settings.seed,
-        "steps": settings.steps,
-        "guidance": round(settings.guidance, 4),
-        "width": settings.width,
-        "height": settings.height,
-        "controls": controls,
-        "use_color": settings.use_color,
-        "strength": round(settings.strength, 4),
-        "styles": [{"name": settings.style, "weight": round(settings.style_strength, 4)}] if settings.style else [],
-    }
-    return params
+    return Paint(
+        prompt=prompt,
+        negative_prompt=settings.negative_prompt,
+        seed=settings.seed,
+        steps=settings.steps,
+        guidance=settings.guidance,
+        controls=tuple(Control(item.name, item.weight) for item in _controls(settings, model_set) if item.enabled),
+        use_color=settings.use_color and can(model_set, "video2video"),
+        strength=settings.strength,
+        styles=(Style(settings.style, settings.style_strength),) if settings.style and can(model_set, "styles") else (),
+    )
 
 
-def edit_params(settings: Any, take: Any) -> dict[str, Any]:
-    """An edit of `take`: the panel's paint settings override the parent's, except its size (kept)."""
-    params = paint_params(settings)
-    del params["width"], params["height"]
-    return params | {"parent_take": take.name}
+def _controls(settings: Any, model_set: ModelSet | None) -> list[Any]:
+    if model_set is None or model_set.controls is None:
+        return controls.shown(settings)
+    names = {spec.name for spec in model_set.controls}
+    return [item for item in settings.controls if item.name in names]
+
+
+def camera_aspect(scene: bpy.types.Scene) -> float:
+    """Width over height of the scene camera's picture (the render size, pixel aspect included)."""
+    render = scene.render
+    return (render.resolution_x * render.pixel_aspect_x) / max(render.resolution_y * render.pixel_aspect_y, 1e-6)
+
+
+def generation_size(scene: bpy.types.Scene, model_set: ModelSet | None) -> tuple[int, int]:
+    """The size to paint at: AUTO is the camera's aspect at the model set's native size; CUSTOM, or a
+    server that gives no native size, is the width and height in the settings."""
+    settings = scene.underpaint
+    if settings.size_mode == "AUTO" and model_set is not None:
+        size = model_set.auto_size(camera_aspect(scene))
+        if size is not None:
+            return size
+    step = model_set.size_multiple if model_set is not None else DEFAULT_SIZE_MULTIPLE
+    if settings.width % step or settings.height % step:
+        raise UserError(f"Width and height must be multiples of {step} (now {settings.width} x {settings.height}).")
+    return settings.width, settings.height
 
 
 def shot_range(scene: bpy.types.Scene) -> tuple[int, int]:

@@ -3,7 +3,9 @@ status bar.
 
 Drawing never talks to the server: the server's state comes from the last
 health check (`server_status.STATUS`), a job's progress from the scene's settings,
-both written by the add-on's timer.
+both written by the add-on's timer. The controls, the size and which options the
+chosen model set can use come from that health check too, through the scene's
+settings (`controls`), so a control the server adds shows up without an add-on release.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import textwrap
 
 import bpy
 
-from .. import jobs, server_process, server_status
+from .. import controls, job_timer, server_process, server_status
+from ..model_sets import ModelSet, can
+from . import job_params
 from .sidebar import SidebarPanel, SidebarSubPanel
 
 STATUS_ICONS = {
@@ -37,7 +41,7 @@ def _wrapped(layout: bpy.types.UILayout, context: bpy.types.Context, text: str, 
 def _draw_job(layout: bpy.types.UILayout, context: bpy.types.Context, status: bpy.types.PropertyGroup,
               slot: str) -> None:
     """A job's progress bar and Cancel button while it runs; its outcome afterwards."""
-    if status.state in jobs.STATES_ACTIVE:
+    if status.state in job_timer.STATES_ACTIVE:
         row = layout.row(align=True)
         row.progress(factor=status.progress, type="BAR", text=status.message or status.state.capitalize())
         row.operator("underpaint.cancel_job", text="", icon="X").slot = slot
@@ -75,6 +79,31 @@ def _draw_range(layout: bpy.types.UILayout, context: bpy.types.Context) -> None:
         row.label(text=f"Scene range {scene.frame_start}-{scene.frame_end}")
 
 
+def _draw_controls(layout: bpy.types.UILayout, settings: bpy.types.PropertyGroup) -> None:
+    """One toggle and weight per control of the chosen model set."""
+    column = layout.column(heading="Controls")
+    for item in controls.shown(settings):
+        row = column.row(align=True)
+        row.prop(item, "enabled", text=item.label or item.name)
+        sub = row.row()
+        sub.active = item.enabled
+        sub.prop(item, "weight", text="")
+
+
+def _draw_size(layout: bpy.types.UILayout, scene: bpy.types.Scene, model_set: ModelSet | None) -> None:
+    """AUTO: the size the camera's aspect gives at the model set's native size; CUSTOM: width and height."""
+    settings = scene.underpaint
+    row = layout.row(align=True)
+    row.prop(settings, "size_mode", expand=True)
+    auto = model_set.auto_size(job_params.camera_aspect(scene)) if model_set is not None else None
+    if settings.size_mode == "AUTO" and auto is not None:
+        layout.label(text=f"{auto[0]} x {auto[1]} px, the camera's aspect at {model_set.name}'s native size")
+        return
+    row = layout.row(align=True)
+    row.prop(settings, "width")
+    row.prop(settings, "height")
+
+
 class UNDERPAINT_UL_takes(bpy.types.UIList):
     """One row per take: prompt, seed, model, style, time and parent."""
 
@@ -109,36 +138,31 @@ class UNDERPAINT_PT_main(SidebarPanel, bpy.types.Panel):
         column.prop(settings, "negative_prompt", text="Negative")
 
         layout.prop(settings, "model")
-        row = layout.row(align=True)
-        row.prop(settings, "style")
-        sub = row.row(align=True)
-        sub.active = bool(settings.style)
-        sub.prop(settings, "style_strength", text="")
+        model_set = server_status.STATUS.model_set(settings.model)
+        if can(model_set, "styles"):
+            row = layout.row(align=True)
+            row.prop(settings, "style")
+            sub = row.row(align=True)
+            sub.active = bool(settings.style)
+            sub.prop(settings, "style_strength", text="")
         row = layout.row(align=True)
         row.prop(settings, "seed")
         row.prop(settings, "seed_lock", text="", icon="LOCKED" if settings.seed_lock else "UNLOCKED")
-        row = layout.row(align=True)
-        row.prop(settings, "use_color")
-        sub = row.row()
-        sub.active = settings.use_color
-        sub.prop(settings, "strength", slider=True)
-
-        col = layout.column(heading="Controls")
-        for name in ("depth", "normal", "pose"):
-            row = col.row(align=True)
-            row.prop(settings, f"use_{name}")
+        if can(model_set, "video2video"):
+            row = layout.row(align=True)
+            row.prop(settings, "use_color")
             sub = row.row()
-            sub.active = getattr(settings, f"use_{name}")
-            sub.prop(settings, f"{name}_weight", text="")
-        row = layout.row(align=True)
-        row.prop(settings, "width")
-        row.prop(settings, "height")
+            sub.active = settings.use_color
+            sub.prop(settings, "strength", slider=True)
+
+        _draw_controls(layout, settings)
+        _draw_size(layout, context.scene, model_set)
         row = layout.row(align=True)
         row.prop(settings, "steps")
         row.prop(settings, "guidance")
         _draw_range(layout, context)
 
-        running = jobs.busy(context.scene.name)
+        running = job_timer.busy(context.scene.name)
         row = layout.row()
         row.scale_y = 1.5
         row.enabled = not running
@@ -165,9 +189,11 @@ class UNDERPAINT_PT_takes(SidebarSubPanel, bpy.types.Panel):
             col.label(text=f"Parent take {take.parent}", icon="LINKED")
         layout.operator("underpaint.load_take", icon="IMPORT")
         row = layout.row(align=True)
-        row.enabled = not jobs.busy(context.scene.name)
+        row.enabled = not job_timer.busy(context.scene.name)
         row.operator("underpaint.rerender_range", icon="FILE_REFRESH")
-        row.operator("underpaint.refine_region", icon="BRUSH_DATA")
+        sub = row.row(align=True)
+        sub.enabled = can(server_status.STATUS.model_set(take.model), "masks")  # refining paints through a mask
+        sub.operator("underpaint.refine_region", icon="BRUSH_DATA")
         layout.prop(settings, "mask_dilate")
         layout.prop(settings, "review_channel")
 
@@ -180,7 +206,7 @@ class UNDERPAINT_PT_styles(SidebarSubPanel, bpy.types.Panel):
         settings = context.scene.underpaint
         layout = self.layout
         row = layout.row()
-        row.enabled = not jobs.busy(context.scene.name, "style_job")
+        row.enabled = not job_timer.busy(context.scene.name, "style_job")
         row.operator("underpaint.train_style", icon="OUTLINER_OB_IMAGE")
         _draw_job(layout, context, settings.style_job, "style_job")
         if server_status.STATUS.styles:
@@ -193,7 +219,7 @@ def draw_status_bar(self: bpy.types.Header, context: bpy.types.Context) -> None:
     if scene is None or not hasattr(scene, "underpaint"):
         return
     for status in (scene.underpaint.job, scene.underpaint.style_job):
-        if status.state in jobs.STATES_ACTIVE:
+        if status.state in job_timer.STATES_ACTIVE:
             self.layout.progress(factor=status.progress, type="BAR",
                                  text=f"Underpaint: {status.message or status.state}")
 

@@ -1,7 +1,8 @@
 """Add-on tests run in real Blender (the `bpy` module) with the extension installed from its zip.
 
 Blender's user directories point at a temporary folder before `bpy` is imported,
-so nothing touches the machine's real Blender config.
+so nothing touches the machine's real Blender config. Where `bpy` is missing (the
+backend's plain Python) only the bpy-free tests of the job module (test_job_module.py) run.
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 _USER_DIR = tempfile.mkdtemp(prefix="underpaint-blender-user-")
 os.environ["BLENDER_USER_RESOURCES"] = _USER_DIR
 
-import bpy  # noqa: E402  (must follow the environment set-up above)
+try:
+    import bpy  # noqa: F401, E402  (after the set-up above; brings Blender's own modules, e.g. addon_utils)
+except ModuleNotFoundError:
+    pass  # the backend's Python: the bpy-free tests only
 
-sys.path.insert(0, str(ROOT))  # demo/ and tests/ helpers (scene builders)
+sys.path.insert(0, str(ROOT))  # the add-on's source (bpy-free tests), demo/ and tests/ helpers
 
 ADDON_MODULE = "bl_ext.user_default.underpaint"
 

@@ -1,22 +1,20 @@
 """Stylize Shot, end to end: real bpy, the installed extension, a real `underpaint serve` subprocess
-on a free loopback port, the tiny model set.
+on a free loopback port (started by the backend's LiveServer), the tiny model set.
 
 The operators run as a render farm runs them (background mode: they wait for the take), and
 as the UI runs them (the job followed by the add-on's timer, here driven by hand because
-timers never fire in the `bpy` module), with every timer tick measured.
+timers never fire in the `bpy` module). How long a tick holds the main thread is a figure of
+`make bench` (bench/blender/stylize_ui.py), not an assertion here.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
@@ -25,15 +23,11 @@ from typing import Any
 import bpy
 import numpy as np
 import pytest
-from conftest import ROOT
+from live_backend import BACKEND_PYTHON, BackendServer
 
 from demo import blocking  # scenes built by code
 
-BACKEND_PYTHON = os.environ.get("UNDERPAINT_BACKEND_PYTHON") or str(ROOT / ".venv" / "bin" / "python")
 SHOT_FRAMES = (1, 6)
-# A timer tick may take this long at most: anything longer is a UI the artist feels stutter.
-TICK_BUDGET_SECONDS = 0.100
-SERVER_START_SECONDS = 180
 
 
 def free_port() -> int:
@@ -42,64 +36,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Server:
-    """`underpaint serve` in its own process, with its own data folder."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = data_dir / "serve.log"
-        data_dir.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [BACKEND_PYTHON, "-m", "underpaint.cli", "serve", "--port", str(self.port), "--data-dir",
-                 str(data_dir)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            )
-        wait_for_health(self.url, self.process, self.log)
-
-    def get(self, path: str) -> dict[str, Any]:
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:
-            return json.loads(response.read())
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-
-def wait_for_health(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + SERVER_START_SECONDS
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"underpaint serve exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url + "/v1/health", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"underpaint serve did not answer within {SERVER_START_SECONDS} s: {log.read_text()[-2000:]}")
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    running = Server(tmp_path_factory.mktemp("server-data"))
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendServer]:
+    running = BackendServer(tmp_path_factory.mktemp("server") / "data")
     yield running
     running.stop()
 
 
 @pytest.fixture(scope="module")
 def modules(addon: str) -> dict[str, ModuleType]:
-    return {name: sys.modules[f"{addon}.{name}"] for name in ("jobs", "results", "server_process", "server_status")}
+    return {name: sys.modules[f"{addon}.{name}"]
+            for name in ("job_timer", "scene_takes", "server_process", "server_status")}
 
 
 @pytest.fixture(scope="module")
-def scene(addon: str, server: Server, tmp_path_factory: pytest.TempPathFactory) -> bpy.types.Scene:
+def scene(addon: str, server: BackendServer, tmp_path_factory: pytest.TempPathFactory) -> bpy.types.Scene:
     """A small blocking shot (camera move, props, two walking rigs) set up to paint with `tiny`."""
     shot = blocking.build_demo_scene("Shot", resolution=(64, 64), frames=SHOT_FRAMES)
     prefs = bpy.context.preferences.addons[addon].preferences
@@ -108,6 +59,7 @@ def scene(addon: str, server: Server, tmp_path_factory: pytest.TempPathFactory) 
     settings = shot.underpaint
     settings.prompt = "a painted street, two walkers"
     settings.model = "tiny"
+    settings.size_mode = "CUSTOM"
     settings.width = settings.height = 64
     settings.steps = 2
     settings.seed, settings.seed_lock = 11, True
@@ -127,17 +79,13 @@ def run_op(scene: bpy.types.Scene, operator: str, /, **props: Any) -> set[str]:
         return getattr(bpy.ops.underpaint, operator)(**props)
 
 
-def drive_ticks(jobs: ModuleType, job: Any, timeout: float = 300.0) -> list[float]:
-    """Play Blender's timer by hand until the job ends; return how long each tick held the main thread."""
-    durations = []
+def drive_ticks(job_timer: ModuleType, job: Any, timeout: float = 300.0) -> None:
+    """Play Blender's timer by hand until the job ends."""
     deadline = time.monotonic() + timeout
     while not job.finished:
         assert time.monotonic() < deadline, f"job still {job.state} after {timeout} s: {job.message}"
-        started = time.perf_counter()
-        jobs.tick()
-        durations.append(time.perf_counter() - started)
+        job_timer.tick()
         time.sleep(0.02)
-    return durations
 
 
 def file_digests(folder: Path) -> dict[str, str]:
@@ -155,19 +103,19 @@ def review_strips(scene: bpy.types.Scene, results: ModuleType) -> list[Any]:
     return [s for s in strips if results.SHOT_KEY in s]
 
 
-def started_job(jobs: ModuleType, scene: bpy.types.Scene) -> Any:
-    job = jobs.active(scene.name)
+def started_job(job_timer: ModuleType, scene: bpy.types.Scene) -> Any:
+    job = job_timer.active(scene.name)
     assert job is not None, "the operator started no job"
-    assert bpy.app.timers.is_registered(jobs.tick), "results must arrive through the add-on's timer"
+    assert bpy.app.timers.is_registered(job_timer.tick), "results must arrive through the add-on's timer"
     return job
 
 
 # -- the loop -------------------------------------------------------------------------------------------------
 
 def test_stylize_in_background_mode_brings_the_take_into_the_scene(
-    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server, first_take: str
+    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: BackendServer, first_take: str
 ) -> None:
-    results = modules["results"]
+    results = modules["scene_takes"]
     settings = scene.underpaint
     assert len(settings.takes) == 1 and settings.active_take == 0
     take = settings.takes[0]
@@ -196,24 +144,21 @@ def test_stylize_in_background_mode_brings_the_take_into_the_scene(
     assert [e.filename for e in strip.elements] == [f"{f:04d}.png" for f in range(1, 7)]
 
 
-def test_following_a_job_never_blocks_the_main_thread(
+def test_a_job_followed_by_the_timer_brings_the_next_take(
     scene: bpy.types.Scene, modules: dict[str, ModuleType], first_take: str
 ) -> None:
-    jobs, results = modules["jobs"], modules["results"]
+    job_timer, results = modules["job_timer"], modules["scene_takes"]
     settings = scene.underpaint
     takes_before = len(settings.takes)
     settings.steps = 4  # a job that lasts a few dozen ticks
     try:
         assert run_op(scene, "stylize_shot", run_mode="TIMERS") == {"FINISHED"}
-        job = started_job(jobs, scene)
-        durations = drive_ticks(jobs, job)
+        job = started_job(job_timer, scene)
+        drive_ticks(job_timer, job)
     finally:
         settings.steps = 2
 
-    print(f"\n{len(durations)} ticks: max {max(durations) * 1000:.1f} ms, "
-          f"mean {sum(durations) / len(durations) * 1000:.2f} ms")
     assert job.state == "done", job.message
-    assert max(durations) < TICK_BUDGET_SECONDS
     assert len(settings.takes) == takes_before + 1 and settings.active_take == takes_before
     second = settings.takes[takes_before].name
     assert second != first_take
@@ -226,7 +171,7 @@ def test_following_a_job_never_blocks_the_main_thread(
 def test_load_take_shows_an_earlier_take_and_fetches_missing_frames(
     scene: bpy.types.Scene, modules: dict[str, ModuleType], first_take: str
 ) -> None:
-    results = modules["results"]
+    results = modules["scene_takes"]
     settings = scene.underpaint
     first = settings.takes[0]
     assert run_op(scene, "load_take", index=0) == {"FINISHED"}
@@ -264,7 +209,7 @@ def test_rerender_range_makes_a_child_take(
 
 
 def test_refine_region_masks_the_selected_objects(
-    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server, first_take: str
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: BackendServer, first_take: str
 ) -> None:
     settings = scene.underpaint
     parent = settings.takes[settings.active_take]
@@ -281,7 +226,7 @@ def test_refine_region_masks_the_selected_objects(
 # -- what the panel shows ------------------------------------------------------------------------------------
 
 def test_server_status_is_checked_off_the_main_thread(
-    modules: dict[str, ModuleType], server: Server
+    modules: dict[str, ModuleType], server: BackendServer
 ) -> None:
     """The panel's server line: a health check in a thread, taken in by a tick; then a dead address."""
     server_status = modules["server_status"]
@@ -289,9 +234,8 @@ def test_server_status_is_checked_off_the_main_thread(
     status = server_status.ServerStatus()
     for url, expected in ((server.url, "connected"), (f"http://127.0.0.1:{free_port()}", "not_running")):
         status.request(client_module.Client(url))
-        started = time.perf_counter()
         status.maybe_check()
-        assert time.perf_counter() - started < TICK_BUDGET_SECONDS
+        assert status._thread is not None and status.state != expected  # the answer comes later, by a tick
         status._thread.join(timeout=10)
         assert status.apply() and status.state == expected, status.message
         if expected == "connected":
@@ -301,7 +245,7 @@ def test_server_status_is_checked_off_the_main_thread(
 # -- errors the artist can act on -----------------------------------------------------------------------------
 
 def test_server_down_is_a_clear_report(
-    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server
+    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: BackendServer
 ) -> None:
     prefs = bpy.context.preferences.addons[addon].preferences
     takes_before = len(scene.underpaint.takes)
@@ -337,7 +281,7 @@ def test_no_camera_is_refused(scene: bpy.types.Scene) -> None:
         scene.camera = camera
 
 
-def test_missing_weights_name_the_pull_command(scene: bpy.types.Scene, server: Server) -> None:
+def test_missing_weights_name_the_pull_command(scene: bpy.types.Scene, server: BackendServer) -> None:
     missing = [m["name"] for m in server.get("/v1/health")["models"] if not m["available"]]
     assert missing, "expected model sets without weights on a test machine"
     settings = scene.underpaint
@@ -350,9 +294,9 @@ def test_missing_weights_name_the_pull_command(scene: bpy.types.Scene, server: S
 
 
 def test_cancel_stops_the_job_on_the_server(
-    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server, first_take: str
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: BackendServer, first_take: str
 ) -> None:
-    jobs = modules["jobs"]
+    job_timer = modules["job_timer"]
     settings = scene.underpaint
     takes_before = len(settings.takes)
     settings.steps = 40  # long enough to be caught running
@@ -360,25 +304,25 @@ def test_cancel_stops_the_job_on_the_server(
         run_op(scene, "stylize_shot", run_mode="TIMERS")
     finally:
         settings.steps = 2
-    job = started_job(jobs, scene)
+    job = started_job(job_timer, scene)
     while job.server_id is None and not job.finished:
-        jobs.tick()
+        job_timer.tick()
         time.sleep(0.02)
     assert run_op(scene, "cancel_job") == {"FINISHED"}
-    drive_ticks(jobs, job)
+    drive_ticks(job_timer, job)
     assert job.state == "cancelled" and settings.job.state == "cancelled"
     assert server.get(f"/v1/jobs/{job.server_id}")["state"] == "cancelled"
     assert len(settings.takes) == takes_before
 
 
 def test_killed_server_fails_the_job_and_keeps_the_previous_take(
-    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server, first_take: str,
+    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: BackendServer, first_take: str,
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """'Start Local Server' starts a second server (with an access token); it is killed (-9) while it paints."""
-    jobs, results, server_process = modules["jobs"], modules["results"], modules["server_process"]
+    job_timer, results, server_process = modules["job_timer"], modules["scene_takes"], modules["server_process"]
     server_status = modules["server_status"]
-    client_module = sys.modules[jobs.__name__.rsplit(".", 1)[0] + ".client"]
+    client_module = sys.modules[job_timer.__name__.rsplit(".", 1)[0] + ".client"]
     prefs = bpy.context.preferences.addons[addon].preferences
     settings = scene.underpaint
     previous = settings.takes[settings.active_take]
@@ -394,18 +338,17 @@ def test_killed_server_fails_the_job_and_keeps_the_previous_take(
         assert server_status.health_result(client_module.Client(prefs.server_url))["state"] == "wrong_token"
         assert server_status.health_result(server_status.preferences_client())["state"] == "connected"
         run_op(scene, "stylize_shot", run_mode="TIMERS")
-        job = started_job(jobs, scene)
+        job = started_job(job_timer, scene)
         while job.state not in ("running", "queued") and not job.finished:
-            jobs.tick()
+            job_timer.tick()
             time.sleep(0.02)
         os.kill(server_process._process.pid, signal.SIGKILL)
-        durations = drive_ticks(jobs, job, timeout=60)
+        drive_ticks(job_timer, job, timeout=60)
     finally:
         server_process.stop()
         prefs.server_url, prefs.token = server.url, ""
         settings.steps = 2
 
-    assert max(durations) < TICK_BUDGET_SECONDS
     assert job.state == "failed" and settings.job.state == "failed"
     assert "Lost the connection to the server" in settings.job.message
     assert settings.takes[settings.active_take].name == previous_name
@@ -426,7 +369,7 @@ def write_png(path: Path, rng: np.random.Generator, size: int = 48) -> None:
 
 
 def test_train_style_from_a_folder_then_paint_with_it(
-    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: Server, tmp_path: Path
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: BackendServer, tmp_path: Path
 ) -> None:
     server_status = modules["server_status"]
     rng = np.random.default_rng(3)

@@ -28,9 +28,11 @@ class RecordingLayout:
 
     row = column = box = split = _sub
 
-    def prop(self, data: Any, name: str, **_kwargs: Any) -> None:
+    def prop(self, data: Any, name: str, text: str | None = None, **_kwargs: Any) -> None:
         assert name in data.bl_rna.properties, f"{type(data).__name__} has no property {name!r}"
         self.record.append(("prop", name))
+        if text:
+            self.record.append(("prop_text", text))
 
     def label(self, text: str = "", **_kwargs: Any) -> None:
         self.record.append(("label", text))
@@ -60,6 +62,7 @@ def draw(panel_type: type, context: Any) -> list[tuple[str, Any]]:
 
 @pytest.fixture()
 def context(addon: str) -> SimpleNamespace:
+    sys.modules[f"{addon}.job_timer"].tick()  # as the add-on's timer does: the scene gets its controls
     scene = bpy.context.scene
     return SimpleNamespace(scene=scene, region=None, window_manager=bpy.context.window_manager)
 
@@ -67,13 +70,14 @@ def context(addon: str) -> SimpleNamespace:
 def test_main_panel_names_real_properties_and_operators(
     addon: str, context: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    status = sys.modules[f"{addon}.jobs"].STATUS
+    status = sys.modules[f"{addon}.server_status"].STATUS
     monkeypatch.setattr(status, "state", "not_running")
     monkeypatch.setattr(status, "message", "The Underpaint server is not running at http://127.0.0.1:8765")
     drawn = draw(bpy.types.UNDERPAINT_PT_main, context)
     props = {name for kind, name in drawn if kind == "prop"}
     assert {"prompt", "negative_prompt", "model", "style", "style_strength", "seed", "seed_lock", "use_color",
-            "strength", "depth_weight", "pose_weight", "width", "height", "use_custom_range"} <= props
+            "strength", "enabled", "weight", "size_mode", "width", "height", "use_custom_range"} <= props
+    assert {("prop_text", "Depth"), ("prop_text", "Normal"), ("prop_text", "Pose")} <= set(drawn)
     assert ("operator", "underpaint.stylize_shot") in drawn
     assert ("operator", "underpaint.start_server") in drawn
     assert ("label", "The Underpaint server is not running at") in drawn  # wrapped to the sidebar's width
@@ -112,32 +116,75 @@ def test_takes_and_styles_panels_draw_with_a_take(addon: str, context: SimpleNam
 
 
 def test_what_stylize_sends_follows_the_panel(addon: str) -> None:
-    ops = sys.modules[f"{addon}.ui.job_params"]
+    job_params = sys.modules[f"{addon}.ui.job_params"]
     settings = bpy.context.scene.underpaint
+    sys.modules[f"{addon}.controls"].sync(settings, None)
     text = bpy.data.texts.new("long prompt")
     text.from_string("a rainy street at dusk,\nink and watercolour\n")
     settings.prompt, settings.prompt_text = "ignored while a text block is chosen", text
     settings.seed, settings.seed_lock = 5, False
-    settings.use_normal, settings.use_pose, settings.depth_weight = False, True, 0.5
+    settings.controls["normal"].enabled, settings.controls["pose"].enabled = False, True
+    settings.controls["depth"].weight = 0.5
     settings.style, settings.style_strength = "inkwash", 0.7
     try:
-        params = ops.paint_params(settings)
+        params = job_params.paint(settings, None).params()
         assert params["prompt"] == "a rainy street at dusk,\nink and watercolour"
         assert params["seed"] == settings.seed and settings.seed != 5  # unlocked: a new seed, shown in the panel
         assert params["controls"] == {"depth": {"weight": 0.5, "start": 0.0, "end": 1.0},
                                       "pose": {"weight": 1.0, "start": 0.0, "end": 1.0}}
         assert params["styles"] == [{"name": "inkwash", "weight": 0.7}]
         settings.seed_lock = True
-        assert ops.paint_params(settings)["seed"] == settings.seed
-        take = settings.takes.add()
-        take.name = "shot-001"
-        edit = ops.edit_params(settings, take)
-        assert edit["parent_take"] == "shot-001" and "width" not in edit and "height" not in edit
-        settings.takes.remove(len(settings.takes) - 1)
+        assert job_params.paint(settings, None).seed == settings.seed
         settings.prompt_text, settings.prompt = None, "  "
-        with pytest.raises(ops.UserError, match="Write a prompt"):
-            ops.paint_params(settings)
+        with pytest.raises(job_params.UserError, match="Write a prompt"):
+            job_params.paint(settings, None)
     finally:
         settings.prompt_text, settings.style = None, ""
-        settings.depth_weight, settings.use_normal = 1.0, False
+        settings.controls["depth"].weight = 1.0
         bpy.data.texts.remove(text)
+
+
+def test_a_model_set_with_an_extra_control_shows_it_and_sends_its_weight(
+    addon: str, context: SimpleNamespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The health response names a control the add-on has never heard of: the panel draws it, Stylize sends it."""
+    status = sys.modules[f"{addon}.server_status"].STATUS
+    for name in ("state", "message", "models", "default_model"):
+        monkeypatch.setattr(status, name, getattr(status, name))  # restored after the test
+    painter = {
+        "name": "painter", "engine": "animatediff", "description": "", "available": True, "detail": "",
+        "controls": [{"name": "depth", "label": "Depth", "default_weight": 1.0},
+                     {"name": "pose", "label": "Pose", "default_weight": 1.0},
+                     {"name": "edges", "label": "Edges", "default_weight": 0.8}],
+        "native_size": [512, 512], "size_multiple": 8, "frame_multiple": 1, "frame_remainder": 0, "window": 16,
+        "capabilities": {"masks": True, "references": False, "styles": False, "video2video": True},
+    }
+    scene = context.scene
+    settings = scene.underpaint
+    chosen, settings.model = settings.model, ""  # the server's default model set
+    status._results.put({"state": "connected", "message": "Connected: Underpaint 0.1.0 on cpu",
+                         "models": [painter], "default_model": "painter"})
+    sys.modules[f"{addon}.job_timer"].tick()  # the health result is taken in on the main thread
+    job_params = sys.modules[f"{addon}.ui.job_params"]
+    try:
+        assert [c.name for c in settings.controls if c.available] == ["depth", "pose", "edges"]
+        edges = settings.controls["edges"]
+        assert not edges.enabled and edges.weight == pytest.approx(0.8)
+        scene.render.resolution_x, scene.render.resolution_y = 1920, 1080
+        settings.size_mode = "AUTO"
+        drawn = draw(bpy.types.UNDERPAINT_PT_main, context)
+        assert ("prop_text", "Edges") in drawn and ("prop_text", "Normal") not in drawn
+        assert ("prop", "style") not in drawn and ("prop", "use_color") in drawn  # what the set can do
+        assert any(kind == "label" and text.startswith("680 x 384 px") for kind, text in drawn)
+        assert job_params.generation_size(scene, status.model_set(settings.model)) == (680, 384)
+
+        edges.enabled, edges.weight = True, 0.45
+        settings.prompt, settings.style = "ink lines", "inkwash"
+        params = job_params.paint(settings, status.model_set(settings.model)).params()
+        assert params["controls"]["edges"] == {"weight": 0.45, "start": 0.0, "end": 1.0}
+        assert "normal" not in params["controls"] and params["styles"] == []
+    finally:
+        settings.prompt, settings.model, settings.style = "", chosen, ""
+        settings.controls.remove(settings.controls.find("edges"))
+        for item in settings.controls:
+            item.available = True

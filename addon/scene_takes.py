@@ -1,4 +1,4 @@
-"""Painted takes in the scene: where their frames live, and how the artist sees them.
+"""Takes in the scene: where a shot's take frames live, the takes list, and how the artist sees them.
 
 A take's frames are PNGs named by Blender frame number in
 `<output folder>/<shot>/<take>/####.png`. Showing a take puts them in two
@@ -21,7 +21,7 @@ from typing import Any
 import bpy
 
 from . import compat, preferences
-from .files import frame_path, safe_name
+from .files import folder_name, frame_path
 from .jobs import Job
 
 # Custom properties that tag the images and strips this add-on owns, with the shot they show.
@@ -48,11 +48,12 @@ def output_root(context: bpy.types.Context | None = None) -> Path:
 
 
 def shot_name(scene: bpy.types.Scene) -> str:
-    """The shot's name as used in folders and by the server: the settings' shot name, else the scene's."""
-    return safe_name(scene.underpaint.shot_name.strip() or scene.name)
+    """The shot's name in folders, shot.json and on the server: the settings' shot name, else the scene's."""
+    return folder_name(scene.underpaint.shot_name.strip() or scene.name)
 
 
 def shot_folder(scene: bpy.types.Scene, context: bpy.types.Context | None = None) -> Path:
+    """`<output folder>/<shot>`: the shot's package/ (Export Shot, Stylize) and one folder per take."""
     return output_root(context) / shot_name(scene)
 
 
@@ -102,9 +103,9 @@ def show_take(scene: bpy.types.Scene, index: int) -> list[str]:
     return problems
 
 
-def apply_finished(job: Job) -> None:
-    """`on_done` of shot jobs: list the new take and show it (main thread, called from `jobs.tick`)."""
-    scene = bpy.data.scenes.get(job.request.scene)
+def apply_finished(scene_name: str, job: Job) -> None:
+    """`on_done` of shot jobs: list the new take and show it (main thread, called from `job_timer.tick`)."""
+    scene = bpy.data.scenes.get(scene_name)
     if scene is None or job.take is None or job.frames_folder is None:
         return
     index = add_take(scene, job.take, job.frames_folder)
