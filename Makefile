@@ -1,7 +1,7 @@
 # Underpaint: two environments, because Blender's Python (bpy needs numpy<2)
 # and the backend's (numpy 2, torch) cannot share one.
 #   make demo   - the whole pipeline on a generated blocking scene -> out/demo/
-#   make test   - ruff + backend suite + add-on suite in real bpy (5.0 and the 4.2 minimum)
+#   make test   - ruff + mypy + backend suite + add-on suite in real bpy (5.0 and the 4.2 minimum)
 #   make bench  - benchmarks that print figures beside their baselines
 #   make addon  - dist/underpaint-<version>.zip for Blender's "Install from Disk"
 #   make lock   - re-resolve the pinned versions in requirements/*.lock
@@ -31,6 +31,7 @@ test: lint test-backend test-addon test-addon-min
 
 lint: $(VENV)/.stamp
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test-backend: $(VENV)/.stamp
 	$(VENV)/bin/python -m pytest -q tests/backend

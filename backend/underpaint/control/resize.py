@@ -54,7 +54,7 @@ class ResizePlan:
         """Resample a float32 (H, W) or (H, W, C) image from the source size to the generation size."""
         sx0, sy0, sx1, sy1 = self.source_box
         tx0, ty0, tx1, ty1 = self.target_box
-        crop = np.ascontiguousarray(image[sy0:sy1, sx0:sx1], dtype=np.float32)
+        crop: np.ndarray = np.ascontiguousarray(image[sy0:sy1, sx0:sx1], dtype=np.float32)
         inner = (tx1 - tx0, ty1 - ty0)
         if crop.shape[1::-1] != inner:
             shrinking = inner[0] < crop.shape[1] or inner[1] < crop.shape[0]

@@ -66,7 +66,7 @@ def _overrides(model: type[BaseModel]) -> dict[str, Any]:
     for name, info in model.model_fields.items():
         if name in PARENT_ONLY:
             continue
-        annotation = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
+        annotation: Any = Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
         fields[name] = (annotation | None, Field(None, description=info.description))
     return fields
 

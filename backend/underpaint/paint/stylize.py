@@ -52,6 +52,11 @@ class ControlParams(_Params):
         return self
 
 
+def depth_only() -> dict[ControlKind, ControlParams]:
+    """The default controls: depth alone at full weight."""
+    return {"depth": ControlParams()}
+
+
 class PromptKey(_Params):
     """From Blender frame `frame` on, paint with `prompt`."""
 
@@ -76,7 +81,7 @@ class PaintParams(_Params):
     guidance: float = Field(7.5, ge=0.0, le=30.0)
     width: int | None = Field(None, ge=8, le=4096, multiple_of=8)
     height: int | None = Field(None, ge=8, le=4096, multiple_of=8)
-    controls: dict[ControlKind, ControlParams] = Field(default_factory=lambda: {"depth": ControlParams()})
+    controls: dict[ControlKind, ControlParams] = Field(default_factory=depth_only)
     use_color: bool = False
     strength: float = Field(0.6, gt=0.0, le=1.0)
     styles: list[StyleParams] = Field(default_factory=list, max_length=8)

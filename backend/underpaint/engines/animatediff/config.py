@@ -79,16 +79,16 @@ def parse_settings(model_set: ModelSet, data_dir: Path | None) -> AnimateDiffSet
     reader = _Reader(model_set.name, table, data_dir)
     settings = AnimateDiffSettings(
         name=model_set.name,
-        base=reader.source("base"),
-        motion_adapter=reader.source("motion_adapter"),
+        base=reader.required_source("base"),
+        motion_adapter=reader.required_source("motion_adapter"),
         controlnets=reader.controlnets(),
         vae=reader.source("vae", required=False),
         scheduler=reader.text("scheduler", "DDIMScheduler"),
         scheduler_options=reader.options("scheduler_options"),
         window=reader.integer("window", 16),
         overlap=reader.integer("overlap", 4),
-        dtype=reader.choice("dtype", DTYPES, "float16"),
-        offload=reader.choice("offload", OFFLOAD, "auto"),
+        dtype=reader.required_choice("dtype", DTYPES, "float16"),
+        offload=reader.required_choice("offload", OFFLOAD, "auto"),
         builder=reader.choice("builder", BUILDERS, None),
     )
     if table:
@@ -137,6 +137,16 @@ class _Reader:
                 key, 'is a single file: give the layout too, as {path = "...", config = "<hub id or folder>"}'
             )
         return source
+
+    def required_source(self, key: str) -> Source:
+        source = self.source(key)
+        assert source is not None  # source() raises for a missing required key
+        return source
+
+    def required_choice(self, key: str, choices: tuple[str, ...], default: str) -> str:
+        value = self.choice(key, choices, default)
+        assert value is not None  # a non-None default stays non-None unless the table says otherwise
+        return value
 
     def source(self, key: str, required: bool = True) -> Source | None:
         if key not in self.table:

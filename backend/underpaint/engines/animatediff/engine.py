@@ -342,7 +342,7 @@ class AnimateDiffEngine:
         """The noise; for video-to-video the encoded colour render noised to the first timestep."""
         request = plan.request
         noise = self._noise(pipe, request)
-        if not plan.video:
+        if not plan.video or request.init_video is None:
             return noise * pipe.scheduler.init_noise_sigma
         return pipe.scheduler.add_noise(
             self._encode(pipe, request, request.init_video), noise, first.reshape(1)

@@ -191,4 +191,5 @@ def make_scheduler(settings: AnimateDiffSettings, base_config: Any) -> Scheduler
     cls = getattr(diffusers, settings.scheduler, None)
     if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
         raise EngineError(f"model set {settings.name!r}: {settings.scheduler!r} is not a diffusers scheduler")
-    return cls.from_config(base_config, **settings.scheduler_options)
+    scheduler_class: Any = cls  # diffusers is read as Any, so the check above narrows to a bare `type`
+    return scheduler_class.from_config(base_config, **settings.scheduler_options)

@@ -105,7 +105,7 @@ def check_request(request: PaintRequest) -> None:
             )
     if (request.known is None) != (request.repaint_mask is None):
         raise EngineError("an edit needs both the parent take's frames and the repaint mask")
-    if request.known is not None:
+    if request.known is not None and request.repaint_mask is not None:
         _check_video("parent take frames", request.known, (n, h, w, 3))
         if request.repaint_mask.shape != (n, h, w):
             raise EngineError(f"repaint mask is {request.repaint_mask.shape}, expected {(n, h, w)}")
@@ -200,7 +200,7 @@ class WanVaceEngine:
         else:
             video = control[span].copy()
         keep = np.zeros(video.shape[:3], bool)
-        if request.known is not None:
+        if request.known is not None and request.repaint_mask is not None:
             keep = request.repaint_mask[span] <= 0
             video[keep] = request.known[span][keep]
         keep[: window.context] = True
@@ -258,7 +258,7 @@ class WanVaceEngine:
     @staticmethod
     def _keep_known(request: PaintRequest, window: Window, frames: np.ndarray) -> np.ndarray:
         """Outside the repaint mask an edit's frames are the parent take's, bit for bit."""
-        if request.known is None:
+        if request.known is None or request.repaint_mask is None:
             return frames
         span = slice(window.start, window.end)
         return np.where(request.repaint_mask[span, ..., None] > 0, frames, request.known[span])

@@ -33,8 +33,8 @@ def partial_schedule(scheduler: SchedulerMixin, strength: float) -> SchedulerMix
             self, num_inference_steps: int | None = None, *args: object, **kwargs: object
         ) -> None:
             super().set_timesteps(num_inference_steps, *args, **kwargs)
-            skip = len(self.timesteps) - steps_run(len(self.timesteps), strength)
-            self.timesteps, self.sigmas = self.timesteps[skip:], self.sigmas[skip:]
+            skip = len(self.timesteps) - steps_run(len(self.timesteps), strength)  # type: ignore[has-type]
+            self.timesteps, self.sigmas = self.timesteps[skip:], self.sigmas[skip:]  # type: ignore[has-type]
             self.num_inference_steps = len(self.timesteps)
 
     return PartialSchedule.from_config(scheduler.config)
