@@ -54,14 +54,14 @@ class RefineParams(EditParams):
 
 
 def painted_mask(blobs: BlobStore, sha256: str, frame: int, plan: StylizePlan) -> np.ndarray:
-    """An uploaded mask PNG as a binary mask at the take's size (white = repaint)."""
+    """An uploaded mask PNG at the take's size: white = repaint, black = keep, grey a blend weight (a feather)."""
     label = f"mask for frame {frame}"
     gray = read_png(blobs.require(sha256), "L", label=label).astype(np.float32) / 255.0
     size = (gray.shape[1], gray.shape[0])
     if size == plan.size:
-        return (gray >= 0.5).astype(np.float32)
+        return gray
     if size == plan.resize.source_size:
-        return (plan.resize.apply(gray) >= 0.5).astype(np.float32)
+        return np.clip(plan.resize.apply(gray), 0.0, 1.0)
     raise InputError(
         "resolution_mismatch",
         f"{label} is {size[0]}x{size[1]}; paint it at the take's size {plan.size[0]}x{plan.size[1]} "
