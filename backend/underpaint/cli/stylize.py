@@ -20,12 +20,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from underpaint.cli import add_data_dir_argument
+from underpaint.control.registry import CONTROLS
 from underpaint.engines.base import EngineError
 from underpaint.errors import InputError
 
 # Seconds between progress lines.
 PRINT_EVERY = 2.0
-CONTROLS = ("depth", "normal", "pose")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -58,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=control_list,
         default=["depth"],
         metavar="LIST",
-        help="comma-separated controls to follow: depth, normal, pose (default: depth)",
+        help=f"comma-separated controls to follow: {', '.join(CONTROLS)} (default: depth)",
     )
     parser.add_argument("--use-color", action="store_true", help="paint over the shot's rough colour render")
     parser.add_argument(

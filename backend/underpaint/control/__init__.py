@@ -5,11 +5,11 @@
 - pose: OpenPose-18 skeletons drawn by controlnet_aux (`pose`)
 - masks: from object names via the object index pass (`masks`)
 - resize: aspect-keeping crop/letterbox to the generation size (`resize`)
-- sequence: all of it for a frame range of a shot package (`sequence`)
+- registry: the controls, defined once (`registry`)
+- build: all of it for a frame range of a shot package (`build`)
 """
 
 from .build import (
-    CONTROL_KINDS,
     ControlSet,
     check_control_kinds,
     color_video,
@@ -21,10 +21,12 @@ from .depth import DepthRange, depth_image, depth_range
 from .masks import object_indices, objects_mask
 from .normal import normal_image
 from .pose import pose_image
+from .registry import CONTROLS, Control
 from .resize import ResizePlan, default_size, to_uint8
 
 __all__ = [
-    "CONTROL_KINDS",
+    "CONTROLS",
+    "Control",
     "ControlSet",
     "DepthRange",
     "ResizePlan",

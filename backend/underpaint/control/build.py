@@ -19,9 +19,8 @@ from .depth import DepthRange, depth_image, depth_range
 from .masks import object_indices, objects_mask
 from .normal import BACKGROUND, normal_image
 from .pose import pose_image, poses_by_frame
+from .registry import check_names
 from .resize import ResizePlan, to_uint8
-
-CONTROL_KINDS = ("depth", "normal", "pose")
 
 
 @dataclass
@@ -49,9 +48,7 @@ def shot_depth_range(package: ShotPackage) -> DepthRange:
 
 def check_control_kinds(package: ShotPackage, kinds: Collection[str]) -> None:
     """Refuse controls the package cannot provide, naming what is missing."""
-    unknown = sorted(set(kinds) - set(CONTROL_KINDS))
-    if unknown:
-        raise InputError("invalid_params", f"unknown control {unknown[0]!r}; controls are {CONTROL_KINDS}")
+    check_names(sorted(kinds))
     if "normal" in kinds and package.shot.passes.normal is None:
         raise InputError("missing_pass", f"shot {package.shot.shot!r} has no normal pass; re-export with normals")
     if "pose" in kinds and package.shot.pose is None:

@@ -14,8 +14,10 @@ from typing import Protocol
 
 import numpy as np
 
-# Control types an engine may be given, in the user's words.
-CONTROL_TYPES = ("depth", "normal", "pose")
+from underpaint.control.registry import CONTROLS
+
+# Control types an engine may be given, in the user's words (the control registry's names, in its order).
+CONTROL_TYPES = tuple(CONTROLS)
 
 
 class Cancelled(Exception):
