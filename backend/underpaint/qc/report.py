@@ -17,7 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
+from PIL import Image
 
 from underpaint.errors import InputError
 from underpaint.images import read_png
@@ -108,18 +110,27 @@ def read_painted(frames_dir: Path, numbers: Sequence[int], size: tuple[int, int]
 
 
 def score_pairs(
-    numbers: Sequence[int], read: Callable[[int], np.ndarray], motion: Callable[[int], np.ndarray],
+    numbers: Sequence[int],
+    videos: dict[str, Callable[[int], np.ndarray]],
+    motion: Callable[[int], np.ndarray],
     on_pair: Callable[[int, PairError], None] | None = None,
-) -> list[PairScore]:
-    """The warp error of every consecutive pair of `numbers`, reading each frame once."""
-    scores = []
-    previous, previous_motion = read(numbers[0]), motion(numbers[0])
+) -> dict[str, list[PairScore]]:
+    """The warp error of every consecutive pair of `numbers` in each video, decoding each frame's motion once.
+
+    `on_pair` sees the first video's result for each pair (the take's, for heat maps).
+    """
+    scores: dict[str, list[PairScore]] = {name: [] for name in videos}
+    first_video = next(iter(videos))
+    previous = {name: read(numbers[0]) for name, read in videos.items()}
+    previous_motion = motion(numbers[0])
     for first, second in zip(numbers, numbers[1:], strict=False):
-        current, current_motion = read(second), motion(second)
-        result = pair_error(previous, current, previous_motion, current_motion)
-        scores.append(PairScore(first, result.error, result.valid_fraction))
-        if on_pair is not None:
-            on_pair(first, result)
+        current = {name: read(second) for name, read in videos.items()}
+        current_motion = motion(second)
+        for name in videos:
+            result = pair_error(previous[name], current[name], previous_motion, current_motion)
+            scores[name].append(PairScore(first, result.error, result.valid_fraction))
+            if on_pair is not None and name == first_video:
+                on_pair(first, result)
         previous, previous_motion = current, current_motion
     return scores
 
@@ -161,15 +172,15 @@ def measure(
     numbers = frame_numbers(package, frames)
     if len(numbers) < 2:
         raise InputError("invalid_frames", "temporal QC needs at least two frames")
-    first = frames_dir / f"{numbers[0]:04d}.png"
-    size = _painted_size(first, package.size)
-    read = read_painted(frames_dir, numbers, size)
-    scale = (size[0] / package.size[0], size[1] / package.size[1])
-    motion = _motion_reader(package, size, scale)
-    report = summarise(score_pairs(numbers, read, motion, on_pair))
+    size = _painted_size(frames_dir / f"{numbers[0]:04d}.png", package.size)
+    videos = {"take": read_painted(frames_dir, numbers, size)}
     if package.has_color():
-        floor_read = _scaled_color(package, size)
-        report.floor = score_pairs(numbers, floor_read, motion)
+        videos["floor"] = _scaled_color(package, size)
+    scale = (size[0] / package.size[0], size[1] / package.size[1])
+    scores = score_pairs(numbers, videos, _motion_reader(package, size, scale), on_pair)
+    report = summarise(scores["take"])
+    if "floor" in scores:
+        report.floor = scores["floor"]
         floor_errors = [p.error for p in report.floor if not math.isnan(p.error)]
         report.floor_median = float(np.median(floor_errors)) if floor_errors else None
     return report
@@ -177,8 +188,6 @@ def measure(
 
 def _painted_size(first: Path, shot_size: tuple[int, int]) -> tuple[int, int]:
     """The painted frames' size: the shot's, or one of the same aspect (a take painted at generation size)."""
-    from PIL import Image
-
     if not first.is_file():
         return shot_size  # read_painted names the missing frames
     with Image.open(first) as image:
@@ -195,8 +204,6 @@ def _painted_size(first: Path, shot_size: tuple[int, int]) -> tuple[int, int]:
 def _motion_reader(package: ShotPackage, size: tuple[int, int], scale: tuple[float, float]) -> Callable[
     [int], np.ndarray
 ]:
-    import cv2
-
     def read(number: int) -> np.ndarray:
         motion = package.read_passes(number).motion
         assert motion is not None  # _check_motion: the pass is declared, so read_passes decoded it
@@ -209,8 +216,6 @@ def _motion_reader(package: ShotPackage, size: tuple[int, int], scale: tuple[flo
 
 
 def _scaled_color(package: ShotPackage, size: tuple[int, int]) -> Callable[[int], np.ndarray]:
-    import cv2
-
     def read(number: int) -> np.ndarray:
         color = package.read_color(number)
         return color if size == package.size else cv2.resize(color, size, interpolation=cv2.INTER_AREA)

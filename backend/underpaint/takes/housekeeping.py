@@ -45,7 +45,6 @@ class Collected:
     takes: list[str] = field(default_factory=list)
     blobs: list[str] = field(default_factory=list)
     freed_bytes: int = 0
-    dry_run: bool = False
 
 
 def hashes_in(value: object) -> set[str]:
@@ -113,7 +112,7 @@ def collect(
     gone = removable_takes(every, older_than_days, now)
     gone_ids = {t.id for t in gone}
     kept = [t for t in every if t.id not in gone_ids]
-    result = Collected(dry_run=dry_run)
+    result = Collected()
     for take in gone:
         folder = takes.directory(take.id)
         result.freed_bytes += sum(p.stat().st_size for p in folder.glob("*") if p.is_file())
