@@ -19,7 +19,7 @@ from .depth import DepthRange, depth_image, depth_range
 from .masks import object_indices, objects_mask
 from .normal import BACKGROUND, normal_image
 from .pose import pose_image, poses_by_frame
-from .registry import check_names
+from .registry import CONTROLS, Measurement, check_names
 from .resize import ResizePlan, to_uint8
 
 
@@ -46,13 +46,25 @@ def shot_depth_range(package: ShotPackage) -> DepthRange:
     return depth_range((package.read_depth(n) for n in package.frame_numbers), threshold)
 
 
+# What to tell the artist when a shot lacks the measurement a control is drawn from.
+MISSING: dict[Measurement, str] = {
+    "depth": "has no depth pass",
+    "normal": "has no normal pass; re-export with normals",
+    "pose": "has no pose.json (no armature was exported)",
+}
+
+
 def check_control_kinds(package: ShotPackage, kinds: Collection[str]) -> None:
     """Refuse controls the package cannot provide, naming what is missing."""
     check_names(sorted(kinds))
-    if "normal" in kinds and package.shot.passes.normal is None:
-        raise InputError("missing_pass", f"shot {package.shot.shot!r} has no normal pass; re-export with normals")
-    if "pose" in kinds and package.shot.pose is None:
-        raise InputError("missing_pass", f"shot {package.shot.shot!r} has no pose.json (no armature was exported)")
+    present = {
+        "depth": True,  # every package has depth
+        "normal": package.shot.passes.normal is not None,
+        "pose": package.shot.pose is not None,
+    }
+    for measurement in sorted({CONTROLS[kind].measurement for kind in kinds}):
+        if not present[measurement]:
+            raise InputError("missing_pass", f"shot {package.shot.shot!r} {MISSING[measurement]}")
 
 
 def gray_to_rgb(image: np.ndarray) -> np.ndarray:

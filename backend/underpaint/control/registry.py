@@ -20,22 +20,15 @@ Measurement = Literal["depth", "normal", "pose"]
 
 @dataclass(frozen=True)
 class Control:
-    """One control: its name in the user's words, its source measurement and its default weight."""
+    """One control: its name in the user's words and the measurement it is drawn from."""
 
     name: str
-    label: str
     measurement: Measurement
-    default_weight: float
-    description: str
 
 
 CONTROLS: dict[str, Control] = {
     control.name: control
-    for control in (
-        Control("depth", "Depth", "depth", 1.0, "inverse depth, one near/far range for the whole shot"),
-        Control("normal", "Normal", "normal", 0.7, "camera-space normals in the ControlNet normalbae colours"),
-        Control("pose", "Pose", "pose", 1.0, "OpenPose-18 skeletons of the rigs, drawn as controlnet_aux draws them"),
-    )
+    for control in (Control("depth", "depth"), Control("normal", "normal"), Control("pose", "pose"))
 }
 
 

@@ -1,2 +1,3 @@
-"""The server's wiring: the stores of one data directory (`services`) and the engines the workers keep
-loaded, with the model catalog (`engine_pool`). Imports nothing of the job queue or the paint services."""
+"""The server's engines: the engine each worker keeps loaded between jobs, and the model catalog that
+says which model sets this machine can paint with (`engine_pool`). Imports nothing of the job queue or the
+paint services."""
