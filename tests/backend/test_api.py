@@ -44,9 +44,26 @@ def test_health_describes_the_server(client: ServerClient) -> None:
     assert health["device"] == "cpu" and health["auth_required"] is False
     assert health["default_model"] == "toy" and "stylize" in health["job_kinds"]
     toy = next(m for m in health["models"] if m["name"] == "toy")
-    assert toy == {"name": "toy", "engine": "toy_engine:ToyEngine", "available": True,
-                   "description": "deterministic test engine", "detail": ""}
-    assert "toy_engine:ToyEngine" in health["engines"]
+    assert toy == {
+        "name": "toy", "engine": "toy_engine:FACTORY", "available": True,
+        "description": "deterministic test engine", "detail": "",
+        "controls": [{"name": "depth", "label": "Depth", "default_weight": 1.0},
+                     {"name": "normal", "label": "Normal", "default_weight": 0.7},
+                     {"name": "pose", "label": "Pose", "default_weight": 1.0},
+                     {"name": "edges", "label": "Edges", "default_weight": 0.8}],
+        "native_size": [64, 64], "size_multiple": 8, "frame_multiple": 1, "frame_remainder": 0,
+        "window": 4, "context": 4,
+        "capabilities": {"masks": True, "references": True, "styles": True, "video2video": True},
+    }
+    assert "toy_engine:FACTORY" in health["engines"]
+    # Every built-in set says what it can do, whether or not its weights are here.
+    sd15 = next(m for m in health["models"] if m["name"] == "sd15")
+    assert sd15["available"] is False and "models pull sd15" in sd15["detail"]
+    assert [c["name"] for c in sd15["controls"]] == ["depth", "normal", "pose", "edges"]
+    assert sd15["native_size"] == [512, 512] and sd15["capabilities"]["references"] is False
+    vace = next(m for m in health["models"] if m["name"] == "wan-vace-1.3b")
+    assert [c["name"] for c in vace["controls"]] == ["depth", "pose", "edges"]
+    assert (vace["frame_multiple"], vace["frame_remainder"], vace["size_multiple"]) == (4, 1, 16)
 
 
 def test_an_upload_sends_only_the_missing_blobs(client: ServerClient, tmp_path: Path) -> None:
@@ -201,7 +218,7 @@ def test_doctor_reports_the_machine_and_reaches_the_server(server: LiveServer) -
         env={**os.environ, "PYTHONPATH": os.pathsep.join([TOY_ENGINE_DIR, os.environ.get("PYTHONPATH", "")])},
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    for expected in ("python", "torch", "device     cpu", "memory", "toy (toy_engine:ToyEngine): available",
+    for expected in ("python", "torch", "device     cpu", "memory", "toy (toy_engine:FACTORY): available",
                      f"{server.url} reachable: version 0.1.0"):
         assert expected in result.stdout
     assert doctor.check_server("http://127.0.0.1:9", None) is False

@@ -10,8 +10,9 @@ import pytest
 from diffusers import ControlNetModel, MotionAdapter, StableDiffusionPipeline
 from safetensors.torch import save_file
 
+from underpaint.engines.animatediff.availability import missing
 from underpaint.engines.animatediff.config import parse_settings
-from underpaint.engines.animatediff.loading import missing, pull
+from underpaint.engines.animatediff.loading import pull
 from underpaint.engines.animatediff.tiny import ensure_tiny_models
 from underpaint.engines.base import EngineError, PaintRequest, PromptSpan
 from underpaint.engines.registry import get_model_set, load_engine
@@ -72,13 +73,13 @@ controlnets = {{ depth = "{tmp_path}/missing/too" }}
     [
         (
             'base = "a/b"\nmotion_adapter = "c/d"\ncontrolnets = { depth = "e/f" }\nwindows = 3',
-            "unknown keys",
+            "windows: unknown key",
         ),
         (
             'base = "a/b"\nmotion_adapter = "c/d"\ncontrolnets = { depth = "e/f" }\nwindow = 4\noverlap = 4',
             "overlap",
         ),
-        ('base = "a/b"\nmotion_adapter = "c/d"\ncontrolnets = { canny = "e/f" }', "unknown control types"),
+        ('base = "a/b"\nmotion_adapter = "c/d"\ncontrolnets = { canny = "e/f" }', "unknown controls"),
         ('base = "a/b"\nmotion_adapter = "c/d"', "controlnets"),
         (
             'base = "model.safetensors"\nmotion_adapter = "c/d"\ncontrolnets = { depth = "e/f" }',

@@ -9,9 +9,11 @@ import torch
 from diffusers import AutoencoderKL, ControlNetModel, MotionAdapter, UNet2DConditionModel
 from transformers import CLIPTokenizer
 
+from underpaint.engines import builds
 from underpaint.engines.animatediff import tiny
+from underpaint.engines.animatediff.availability import is_available
 from underpaint.engines.animatediff.config import parse_settings
-from underpaint.engines.animatediff.loading import is_available, load_components
+from underpaint.engines.animatediff.loading import load_components
 from underpaint.engines.base import CONTROL_TYPES
 from underpaint.engines.registry import get_model_set
 
@@ -51,10 +53,10 @@ def test_built_once_then_reused(tmp_path: Path) -> None:
 
 def test_rebuilt_when_the_builder_changed(tmp_path: Path) -> None:
     folder = tiny.ensure_tiny_models(tmp_path)
-    (folder / tiny.STAMP).write_text("0\n")
+    (folder / builds.STAMP).write_text("0\n")
     (folder / "leftover").write_text("from an old build")
     tiny.ensure_tiny_models(tmp_path)
-    assert (folder / tiny.STAMP).read_text().strip() == tiny.TINY_VERSION
+    assert (folder / builds.STAMP).read_text().strip() == tiny.TINY_VERSION
     assert not (folder / "leftover").exists()
 
 

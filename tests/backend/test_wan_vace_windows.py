@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from underpaint.control.overlay import pose_over_depth
+from underpaint.control.overlay import drawn_over
 from underpaint.engines.base import ControlSetting, EngineError, PaintRequest, PromptSpan
 from underpaint.engines.registry import ModelSet
 from underpaint.engines.wan_vace.engine import control_scales, flow_shift_for
@@ -66,11 +66,11 @@ def test_pose_is_drawn_over_depth() -> None:
     pose = np.zeros_like(depth)
     pose[:, 2:4, 2:6] = (0, 153, 255)
     pose[:, 6, 6] = (10, 10, 10)  # a dark speck is not skeleton
-    both = pose_over_depth(depth, pose)
+    both = drawn_over(depth, pose)
     assert (both[:, 2:4, 2:6] == (0, 153, 255)).all()
     assert (both[:, 6, 6] == 90).all() and (both[:, 0, 0] == 90).all()
     with pytest.raises(ValueError, match="shape"):
-        pose_over_depth(depth, pose[:1])
+        drawn_over(depth, pose[:1])
 
 
 def test_control_strength_per_step_is_the_strongest_active_control() -> None:

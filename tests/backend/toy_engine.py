@@ -6,9 +6,10 @@ code runs as it does with a real engine. Register it for a data directory:
 
     register_toy_engine(data_dir, name="toy", step_delay=0.05)
 
-which writes a `[toy]` model set with `engine = "toy_engine:ToyEngine"` into
+which writes a `[toy]` model set with `engine = "toy_engine:FACTORY"` into
 `<data dir>/models.toml`; a server subprocess needs this folder on PYTHONPATH
-(`TOY_ENGINE_DIR`).
+(`TOY_ENGINE_DIR`). `FACTORY` is an `EngineFactory` like the built-in engines',
+so the toy also shows that an engine living outside the package plugs in.
 """
 
 from __future__ import annotations
@@ -20,10 +21,58 @@ from pathlib import Path
 
 import numpy as np
 
-from underpaint.engines.base import FrameChunk, PaintRequest, StepCallback
+from underpaint.control.registry import CONTROLS
+from underpaint.engines.base import (
+    Capabilities,
+    Component,
+    Engine,
+    FrameChunk,
+    Log,
+    PaintRequest,
+    StepCallback,
+)
+from underpaint.engines.checks import check_request
+from underpaint.engines.config import EngineConfig, parse_config
 from underpaint.engines.registry import ModelSet
 
 TOY_ENGINE_DIR = str(Path(__file__).resolve().parent)
+
+
+class ToyConfig(EngineConfig):
+    step_delay: float = 0.0  # seconds per step
+    window: int = 4
+    context: int = 4
+    fail_after: int = -1  # windows painted before a crash
+
+
+def capabilities(config: ToyConfig) -> Capabilities:
+    return Capabilities(
+        controls=tuple(CONTROLS), native_size=(64, 64), size_multiple=8, window=config.window,
+        context=config.context, references=True,
+    )
+
+
+class ToyFactory:
+    name = "toy"
+
+    def capabilities(self, model_set: ModelSet, data_dir: Path | None) -> Capabilities:
+        return capabilities(parse_config(ToyConfig, model_set, data_dir))
+
+    def components(self, model_set: ModelSet, data_dir: Path | None) -> list[Component]:
+        parse_config(ToyConfig, model_set, data_dir)
+        return []
+
+    def pull(self, model_set: ModelSet, data_dir: Path, log: Log) -> None:
+        log(f"{model_set.name}: nothing to download")
+
+    def preload(self) -> None:
+        pass
+
+    def load(self, model_set: ModelSet, data_dir: Path, device: str | None) -> Engine:
+        return ToyEngine(parse_config(ToyConfig, model_set, data_dir), device)
+
+
+FACTORY = ToyFactory()
 
 
 class ToyEngine:
@@ -31,21 +80,20 @@ class ToyEngine:
 
     name = "toy"
 
-    def __init__(self, model_set: ModelSet, data_dir: Path | None = None, device: str | None = None) -> None:
-        self.model_set = model_set.name
+    def __init__(self, config: ToyConfig, device: str | None = None) -> None:
+        self.model_set = config.name
         self.device = device
-        self.step_delay = float(model_set.components.get("step_delay", 0.0))
-        self.window = int(model_set.components.get("window", 4))
-        self.fail_after = int(model_set.components.get("fail_after", -1))  # windows painted before a crash
-
-    @classmethod
-    def is_available(cls, model_set: ModelSet, data_dir: Path | None = None) -> bool:
-        return True
+        self.config = config
+        self.step_delay, self.window, self.fail_after = config.step_delay, config.window, config.fail_after
 
     def work_units(self, request: PaintRequest) -> int:
         return request.num_frames * request.steps
 
     def paint(self, request: PaintRequest, on_step: StepCallback) -> Iterator[FrameChunk]:
+        check_request(request, capabilities(self.config), self.name)
+        return self._paint(request, on_step)
+
+    def _paint(self, request: PaintRequest, on_step: StepCallback) -> Iterator[FrameChunk]:
         windows = range(0, request.num_frames, self.window)
         total, done = request.steps * len(windows), 0
         for number, start in enumerate(windows):
@@ -86,7 +134,7 @@ def register_toy_engine(
     path = Path(data_dir) / "models.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     entry = (
-        f'\n[{name}]\nengine = "toy_engine:ToyEngine"\ndescription = "deterministic test engine"\n'
+        f'\n[{name}]\nengine = "toy_engine:FACTORY"\ndescription = "deterministic test engine"\n'
         f"step_delay = {step_delay}\nwindow = {window}\nfail_after = {fail_after}\n"
     )
     with path.open("a") as f:

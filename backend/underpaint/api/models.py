@@ -24,12 +24,36 @@ class ErrorOut(BaseModel):
     error: ErrorBody
 
 
+class ControlOut(BaseModel):
+    name: str = Field(description="the control's name in job params (`controls`)")
+    label: str
+    default_weight: float
+
+
+class CapabilitiesOut(BaseModel):
+    masks: bool = Field(description="refine a region (a repaint mask)")
+    references: bool = Field(description="reference images of the wanted look")
+    styles: bool = Field(description="styles (LoRAs)")
+    video2video: bool = Field(description="start from the rough colour render (use_color)")
+
+
 class ModelOut(BaseModel):
+    """A model set and what it can do; the capability fields are absent when its table cannot be read."""
+
     name: str
     engine: str
     available: bool
     description: str
-    detail: str = Field("", description="why a model set is not available, and what to do")
+    detail: str = Field("", description="why a model set is not available (or unusable), and what to do")
+    controls: list[ControlOut] | None = None
+    native_size: tuple[int, int] | None = Field(None, description="[width, height] the model was trained at")
+    size_multiple: int | None = Field(None, description="sizes that are multiples of it paint without padding")
+    frame_multiple: int | None = Field(None, description="a window's native frame count is k * frame_multiple "
+                                       "+ frame_remainder (other counts are padded, never dropped)")
+    frame_remainder: int | None = None
+    window: int | None = Field(None, description="frames painted together")
+    context: int | None = Field(None, description="frames each window repeats; an edit's default context")
+    capabilities: CapabilitiesOut | None = None
 
 
 class HealthOut(BaseModel):

@@ -2,19 +2,17 @@
 
 Painting never downloads; this is where downloading happens, into the Hugging
 Face cache (`HF_HOME` / `HF_HUB_CACHE` choose where). Engines answer for their
-own sets: `is_available`, `pull` and, where they have several models,
-`component_status` on the engine class.
+own sets through their factory (`EngineFactory.components`, `.pull`).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from underpaint.cli import add_data_dir_argument
-from underpaint.engines.base import EngineError
-from underpaint.engines.registry import ModelSet, engine_factory, get_model_set, load_model_sets
+from underpaint.engines.base import EngineError, available
+from underpaint.engines.registry import engine_factory, get_model_set, load_model_sets
 from underpaint.paths import data_dir
 
 
@@ -40,16 +38,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     pull.set_defaults(func=run_pull)
 
 
-def _engine_class(model_set: ModelSet) -> Any:
-    return engine_factory(model_set.engine)
-
-
-def _set_state(cls: Any, model_set: ModelSet, directory: Any) -> str:
-    if model_set.components.get("builder"):
-        return "built on first use"
-    return "available" if cls.is_available(model_set, directory) else "missing"
-
-
 def run_list(args: argparse.Namespace) -> int:
     directory = data_dir(args.data_dir)
     try:
@@ -59,18 +47,21 @@ def run_list(args: argparse.Namespace) -> int:
         return 1
     for model_set in sets.values():
         try:
-            cls = _engine_class(model_set)
-            state = _set_state(cls, model_set, directory)
-            components = getattr(cls, "component_status", None)
-            status = components(model_set, directory) if components else {}
-        except (EngineError, ImportError) as exc:
+            factory = engine_factory(model_set.engine)
+            components = factory.components(model_set, directory)
+            controls = factory.capabilities(model_set, directory).controls
+        except EngineError as exc:
             print(f"{model_set.name}  [{model_set.engine}]  unusable: {exc}")
             continue
-        print(f"{model_set.name}  [{model_set.engine}]  {state}")
+        if model_set.components.get("builder"):
+            state = "built on first use"
+        else:
+            state = "available" if all(c.present for c in components) else "missing"
+        print(f"{model_set.name}  [{model_set.engine}]  {state}  controls: {', '.join(controls)}")
         if model_set.description:
             print(f"    {model_set.description}")
-        for role, (location, here) in status.items():
-            print(f"    {role:<20} {'here   ' if here else 'missing'}  {location}")
+        for component in components:
+            print(f"    {component.role:<20} {'here   ' if component.present else 'missing'}  {component.location}")
     print(f"\n(data dir: {directory}; `underpaint models pull NAME` downloads a set)")
     return 0
 
@@ -79,9 +70,9 @@ def run_pull(args: argparse.Namespace) -> int:
     directory = data_dir(args.data_dir)
     try:
         model_set = get_model_set(args.name, directory)
-        cls = _engine_class(model_set)
-        cls.pull(model_set, directory, log=lambda line: print(line, flush=True))
-        if not cls.is_available(model_set, directory):
+        factory = engine_factory(model_set.engine)
+        factory.pull(model_set, directory, lambda line: print(line, flush=True))
+        if not available(factory, model_set, directory):
             raise EngineError(f"model set {model_set.name!r} is still not complete on this machine")
     except EngineError as exc:
         print(f"underpaint models pull: {exc}", file=sys.stderr)

@@ -1,7 +1,7 @@
 """Control image sequences for a range of a shot package, at the generation size.
 
-This is where the per-frame conversions (depth, normal, pose, masks) meet the
-package and the resize plan: one call gives an engine everything it is
+This is where the per-frame converters of the control registry (and the
+object masks) meet the package and the resize plan: one call gives an engine everything it is
 conditioned on, plus the metadata a take records about how it was made.
 """
 
@@ -15,11 +15,10 @@ import numpy as np
 from underpaint.errors import InputError
 from underpaint.shot.package import ShotPackage
 
-from .depth import DepthRange, depth_image, depth_range
+from .depth import DepthRange, depth_range
 from .masks import object_indices, objects_mask
-from .normal import BACKGROUND, normal_image
-from .pose import pose_image, poses_by_frame
-from .registry import CONTROLS, Measurement, check_names
+from .pose import poses_by_frame
+from .registry import CONTROLS, FrameInputs, Measurement, check_names
 from .resize import ResizePlan, to_uint8
 
 
@@ -67,10 +66,6 @@ def check_control_kinds(package: ShotPackage, kinds: Collection[str]) -> None:
             raise InputError("missing_pass", f"shot {package.shot.shot!r} {MISSING[measurement]}")
 
 
-def gray_to_rgb(image: np.ndarray) -> np.ndarray:
-    return np.repeat(to_uint8(image)[..., None], 3, axis=-1)
-
-
 def make_controls(
     package: ShotPackage,
     frames: Sequence[int],
@@ -79,23 +74,26 @@ def make_controls(
     shot_range: DepthRange | None = None,
     on_frame: Callable[[int], None] | None = None,
 ) -> ControlSet:
-    """Control images for Blender frames `frames`; `shot_range` reuses a stored depth range (edits of a take)."""
+    """Control images for Blender frames `frames`, each drawn by its registry converter; `shot_range`
+    reuses a stored depth range (edits of a take)."""
     check_control_kinds(package, kinds)
+    controls = [CONTROLS[kind] for kind in CONTROLS if kind in kinds]
     rng = None
-    if "depth" in kinds:
+    if any(c.shot_range for c in controls):
         rng = shot_range or shot_depth_range(package)
-    poses = poses_by_frame(package.read_pose()) if "pose" in kinds else {}
-    threshold = package.shot.passes.depth.background_threshold
-    out: dict[str, list[np.ndarray]] = {kind: [] for kind in kinds}
-    needs_passes = rng is not None or "normal" in kinds  # a pose-only set never decodes the EXRs
+    poses = poses_by_frame(package.read_pose()) if any(c.measurement == "pose" for c in controls) else {}
+    reads_passes = any(c.reads_passes for c in controls)  # a pose-only set never decodes the EXRs
+    out: dict[str, list[np.ndarray]] = {c.name: [] for c in controls}
     for i, number in enumerate(frames):
-        passes = package.read_passes(number) if needs_passes else None
-        if passes is not None and rng is not None:
-            out["depth"].append(gray_to_rgb(plan.apply(depth_image(passes.depth, rng, threshold))))
-        if passes is not None and "normal" in kinds and passes.normal is not None:
-            out["normal"].append(to_uint8(plan.apply(normal_image(passes.normal), fill=BACKGROUND)))
-        if "pose" in kinds:
-            out["pose"].append(pose_image([a.keypoints for a in poses.get(number, [])], plan))
+        inputs = FrameInputs(
+            passes=package.read_passes(number) if reads_passes else None,
+            poses=[a.keypoints for a in poses.get(number, [])],
+            depth_range=rng,
+            background=package.shot.passes.depth.background_threshold,
+            plan=plan,
+        )
+        for control in controls:
+            out[control.name].append(control.draw(inputs))
         if on_frame is not None:
             on_frame(i)
     return ControlSet({kind: np.stack(images) for kind, images in out.items()}, plan, rng)

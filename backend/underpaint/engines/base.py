@@ -1,20 +1,33 @@
-"""The protocol every diffusion engine implements, and the request it paints.
+"""The engine seam: what an engine is told (`PaintRequest`), what it paints, and how it is found.
 
-The job worker, the `underpaint stylize` command and the benchmarks all talk to
-engines only through `Engine.paint`, so an engine (AnimateDiff, Wan VACE, ...)
-can be swapped without touching the server. Control images arrive already made
-(`underpaint.control` owns every convention); an engine only paints.
+Two protocols, both typed, nothing found by `getattr`:
+
+- `EngineFactory`, one per engine (a module-level object in the engine's
+  folder, named in `registry.BUILTIN_ENGINES`): reads a model set's TOML table
+  into the engine's typed config, says what the set can do (`Capabilities`)
+  and which of its models are on this machine, fetches them, and loads them.
+  None of this but `load` imports the engine's libraries, so `/v1/health` and
+  `underpaint models` answer at once.
+- `Engine`, a loaded model set: the job worker, `underpaint stylize` and the
+  benchmarks talk to it only through `paint` and `work_units`.
+
+Control images arrive already made (`underpaint.control` owns every
+convention); an engine only paints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Protocol
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from underpaint.control.registry import CONTROLS
+
+if TYPE_CHECKING:
+    from .registry import ModelSet
 
 # Control types an engine may be given, in the user's words (the control registry's names, in its order).
 CONTROL_TYPES = tuple(CONTROLS)
@@ -128,3 +141,92 @@ class Engine(Protocol):
         Reported with each take, so the cost of an edit can be checked against the shot length.
         """
         ...
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a model set can do, known without loading it: checked at submit, drawn by the add-on.
+
+    `size_multiple`: sizes that are multiples of it paint without padding (any multiple of 8 is
+    accepted; the engine pads the rest). `frame_multiple` / `frame_remainder`: the frame counts a
+    window takes natively (k * multiple + remainder; the engine pads and trims, never drops a
+    frame). `window`: frames painted together; `context`: frames each window repeats from the
+    previous one, the default context an edit keeps on each side.
+    """
+
+    controls: tuple[str, ...]
+    native_size: tuple[int, int]
+    size_multiple: int
+    window: int
+    context: int
+    frame_multiple: int = 1
+    frame_remainder: int = 0
+    control_required: bool = False
+    masks: bool = True
+    references: bool = False
+    styles: bool = True
+    video2video: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields `/v1/health` lists per model set (the controls with their label and weight)."""
+        data = asdict(self)
+        flags = ("masks", "references", "styles", "video2video")
+        return {
+            "controls": [
+                {"name": c, "label": CONTROLS[c].label, "default_weight": CONTROLS[c].default_weight}
+                for c in self.controls
+            ],
+            "native_size": list(self.native_size),
+            **{k: data[k] for k in ("size_multiple", "frame_multiple", "frame_remainder", "window", "context")},
+            "capabilities": {k: data[k] for k in flags},
+        }
+
+
+@dataclass(frozen=True)
+class Component:
+    """One model of a set: its role ('base', 'controlnet.depth', 'pipeline'), where it comes from, whether
+    it is on this machine (a model built locally on first use counts as present)."""
+
+    role: str
+    location: str
+    present: bool
+
+
+# `pull` reports what it fetches or builds, one line at a time.
+Log = Callable[[str], None]
+
+
+class EngineFactory(Protocol):
+    """One engine, before anything is loaded: its configs, capabilities, models; and loading itself.
+
+    Every method takes the model set and the data directory (`{data_dir}` in a
+    set's paths and locally built models live there) and raises `EngineError`
+    naming the set and the key for a table it cannot read.
+    """
+
+    name: str
+
+    def capabilities(self, model_set: ModelSet, data_dir: Path | None) -> Capabilities:
+        """What the set can do (its controls, sizes, window, masks, references, styles)."""
+        ...
+
+    def components(self, model_set: ModelSet, data_dir: Path | None) -> list[Component]:
+        """Each model of the set and whether it is here, without the network."""
+        ...
+
+    def pull(self, model_set: ModelSet, data_dir: Path, log: Log) -> None:
+        """Download (or build) every model of the set, so that painting needs no network."""
+        ...
+
+    def preload(self) -> None:
+        """Import the engine's libraries (seconds), once, before any worker loads a set."""
+        ...
+
+    def load(self, model_set: ModelSet, data_dir: Path, device: str | None) -> Engine:
+        """The loaded engine (weights are read here: seconds to minutes)."""
+        ...
+
+
+def available(factory: EngineFactory, model_set: ModelSet, data_dir: Path | None) -> bool:
+    """Whether the set loads without the network: every component is here."""
+    return all(c.present for c in factory.components(model_set, data_dir))

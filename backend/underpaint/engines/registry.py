@@ -2,8 +2,10 @@
 
 The package ships `models.toml` with the defaults; a user's
 `<data dir>/models.toml` adds sets or overrides them by name. A set names its
-engine (a built-in engine name, or `module:Class` for an engine that lives
-elsewhere) and the components that engine loads, as hub ids or local paths.
+engine (a built-in engine name, or `module:attr` for an `EngineFactory` that
+lives elsewhere) and the components that engine loads, as hub ids or local
+paths. Adding an engine is one folder with a factory and one line in
+`BUILTIN_ENGINES`.
 """
 
 from __future__ import annotations
@@ -14,16 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .base import Engine, EngineError
+from .base import Engine, EngineError, EngineFactory
 
 DEFAULTS = Path(__file__).resolve().parent / "models.toml"
 USER_FILE = "models.toml"
 
-# Built-in engines by name -> "module:factory". A factory is called as
-# factory(model_set, data_dir=..., device=...) and returns an Engine.
+# Built-in engines by name -> "module:attr" of their `EngineFactory` (light modules: no diffusers).
 BUILTIN_ENGINES = {
-    "animatediff": "underpaint.engines.animatediff.engine:AnimateDiffEngine",
-    "wan-vace": "underpaint.engines.wan_vace.engine:WanVaceEngine",
+    "animatediff": "underpaint.engines.animatediff.factory:FACTORY",
+    "wan-vace": "underpaint.engines.wan_vace.factory:FACTORY",
 }
 
 
@@ -68,16 +69,20 @@ def get_model_set(name: str, data_dir: Path | None = None) -> ModelSet:
     return sets[name]
 
 
-def engine_factory(engine: str) -> Any:
-    """Import the factory of a built-in engine name or a `module:attr` path."""
+def engine_factory(engine: str) -> EngineFactory:
+    """The factory of a built-in engine name or a `module:attr` path; EngineError when it cannot be found."""
     target = BUILTIN_ENGINES.get(engine, engine)
     module_name, _, attr = target.partition(":")
     if not attr:
         raise EngineError(f"unknown engine {engine!r}; built-in engines: {', '.join(sorted(BUILTIN_ENGINES))}")
-    return getattr(importlib.import_module(module_name), attr)
+    try:
+        factory: EngineFactory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise EngineError(f"engine {engine!r} cannot be loaded from {target}: {exc}") from exc
+    return factory
 
 
 def load_engine(name: str, data_dir: Path, device: str | None = None) -> Engine:
     """Load the engine for model set `name` (weights are read here; can take a while)."""
     model_set = get_model_set(name, data_dir)
-    return engine_factory(model_set.engine)(model_set, data_dir=data_dir, device=device)
+    return engine_factory(model_set.engine).load(model_set, data_dir, device)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
@@ -31,8 +32,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 
 from underpaint.blobs import BlobStore
 from underpaint.control import DepthRange
-from underpaint.engines.base import Engine
-from underpaint.engines.registry import ModelSet, get_model_set
+from underpaint.engines.base import Engine, EngineError
+from underpaint.engines.registry import ModelSet, engine_factory, get_model_set
 from underpaint.errors import InputError
 from underpaint.jobs.context import JobContext, JobKind, ProgressCallback, Services, StopCheck, StyleResolver
 from underpaint.jobs.kinds.stylize import check as check_paint
@@ -53,9 +54,6 @@ from underpaint.takes.composite import composite, copy_frame, feathered_alpha
 from underpaint.takes.seams import edit_seams
 from underpaint.takes.store import TAKE_ID, Take, TakeStore
 
-# Painted frames each side of the region the engine sees as fixed context, when the model set does
-# not say (its `overlap`: the frames each of its context windows repeats from the previous one).
-DEFAULT_CONTEXT = 4
 # Kept from the parent whatever the request says: the pixels outside an edit ARE the parent's.
 PARENT_ONLY = ("width", "height", "fit")
 
@@ -83,7 +81,7 @@ class EditParams(PaintOverrides):  # type: ignore[misc,valid-type]
     context: int | None = Field(
         None, ge=0, le=64,
         description="painted frames on each side that the engine sees as fixed context; default: the model "
-        "set's window overlap",
+        "set's window context (the frames each of its windows repeats from the previous one)",
     )
 
 
@@ -162,11 +160,14 @@ def paint_params(parent: Take, params: EditParams, frames: tuple[int, int]) -> S
         raise InputError("invalid_params", f"params: {describe_validation_error(exc)}", 422) from exc
 
 
-def context_frames(model_set: ModelSet, requested: int | None) -> int:
+def context_frames(model_set: ModelSet, data_dir: Path, requested: int | None) -> int:
+    """The frames an edit keeps on each side: as requested, else the model set's own window context."""
     if requested is not None:
         return requested
-    overlap = model_set.components.get("overlap")
-    return overlap if isinstance(overlap, int) and overlap >= 0 else DEFAULT_CONTEXT
+    try:
+        return engine_factory(model_set.engine).capabilities(model_set, data_dir).context
+    except EngineError as exc:
+        raise InputError("unknown_model", str(exc)) from exc
 
 
 def plan_edit(
@@ -181,7 +182,7 @@ def plan_edit(
     check_paint(whole, package, services)  # model set, controls, colour render, styles, references: as a stylize
     whole_plan = plan_stylize(package, whole, services.default_model())
     region = region_of(params, parent, whole_plan, package, services.blobs)
-    context = context_frames(get_model_set(whole_plan.model, services.data_dir), params.context)
+    context = context_frames(get_model_set(whole_plan.model, services.data_dir), services.data_dir, params.context)
     span = (max(parent.frame_start, region.frames[0] - context), min(parent.frame_end, region.frames[-1] + context))
     span_params = whole.model_copy(update={"frames": span})
     record = {

@@ -13,14 +13,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from underpaint.blobs import BlobStore, check_sha256
 from underpaint.control import ControlSet, DepthRange, ResizePlan, color_video, default_size, make_controls
 from underpaint.control.build import check_control_kinds
+from underpaint.control.registry import CONTROLS, check_names
 from underpaint.engines.base import Cancelled, ControlSetting, Engine, EngineError, PaintRequest, PromptSpan
 from underpaint.errors import InputError
 from underpaint.images import read_png
@@ -31,7 +40,18 @@ from underpaint.takes.store import TakeStore
 # Largest generation size accepted (pixels per frame); 2048x2048 is already far past SD1.5's comfort.
 MAX_GENERATION_PIXELS = 2048 * 2048
 DEFAULT_LONG_SIDE = 512
-ControlKind = Literal["depth", "normal", "pose"]
+
+
+
+def _known_control(name: str) -> str:
+    check_names([name])
+    return name
+
+
+# A control's name in job params: one of the control registry's (listed in the OpenAPI schema).
+ControlName = Annotated[
+    str, AfterValidator(_known_control), WithJsonSchema({"type": "string", "enum": list(CONTROLS)})
+]
 
 
 class _Params(BaseModel):
@@ -52,7 +72,7 @@ class ControlParams(_Params):
         return self
 
 
-def depth_only() -> dict[ControlKind, ControlParams]:
+def depth_only() -> dict[str, ControlParams]:
     """The default controls: depth alone at full weight."""
     return {"depth": ControlParams()}
 
@@ -81,7 +101,7 @@ class PaintParams(_Params):
     guidance: float = Field(7.5, ge=0.0, le=30.0)
     width: int | None = Field(None, ge=8, le=4096, multiple_of=8)
     height: int | None = Field(None, ge=8, le=4096, multiple_of=8)
-    controls: dict[ControlKind, ControlParams] = Field(default_factory=depth_only)
+    controls: dict[ControlName, ControlParams] = Field(default_factory=depth_only)
     use_color: bool = False
     strength: float = Field(0.6, gt=0.0, le=1.0)
     styles: list[StyleParams] = Field(default_factory=list, max_length=8)

@@ -1,24 +1,26 @@
 """Engines for the workers: which devices to run on, one cached engine per worker, model availability.
 
 Loading a model set takes seconds to minutes, so each worker keeps the last
-engine it loaded and reuses it while jobs ask for the same set. Availability
-is answered without network: local paths must exist, Hugging Face ids must be
-in the local HF cache; an engine may answer for itself with a
-`is_available(model_set, data_dir)` attribute on its factory.
+engine it loaded and reuses it while jobs ask for the same set. What a set can
+do and whether it is here are its engine factory's answers (`EngineFactory`),
+given without network: local paths must exist, Hugging Face ids must be in the
+local HF cache.
 """
 
 from __future__ import annotations
 
 import gc
-import os
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from underpaint.engines.base import Engine, EngineError
+from underpaint.engines.base import Capabilities, Engine, EngineError
 from underpaint.engines.registry import ModelSet, engine_factory, load_engine, load_model_sets
+
+log = logging.getLogger("underpaint.server")
 
 EngineLoader = Callable[[str, Path, "str | None"], Engine]
 
@@ -65,91 +67,46 @@ class EngineCache:
 
 @dataclass(frozen=True)
 class ModelInfo:
+    """A model set as `/v1/health` and `underpaint models` show it."""
+
     name: str
     engine: str
     description: str
     available: bool
     detail: str
+    # None when the set's table cannot be read (`detail` says why).
+    capabilities: Capabilities | None
 
     def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "engine": self.engine, "available": self.available,
-                "description": self.description, "detail": self.detail}
+        out: dict[str, Any] = {"name": self.name, "engine": self.engine, "available": self.available,
+                               "description": self.description, "detail": self.detail}
+        if self.capabilities is not None:
+            out.update(self.capabilities.to_json())
+        return out
 
 
-def _hub_cache() -> Path:
-    from huggingface_hub import constants
-
-    return Path(constants.HF_HUB_CACHE)
-
-
-def _component_found(value: str, data_dir: Path) -> bool:
-    """A local path exists (relative paths are relative to the data dir), or a hub id is in the HF cache."""
-    value = value.replace("{data_dir}", str(data_dir))
-    candidate = Path(os.path.expanduser(value))
-    if not candidate.is_absolute():
-        candidate = data_dir / candidate
-    if candidate.exists():
-        return True
-    parts = value.split("/")
-    if len(parts) == 2 and all(parts) and not value.startswith((".", "~")):
-        snapshots = _hub_cache() / f"models--{parts[0]}--{parts[1]}" / "snapshots"
-        return snapshots.is_dir() and any(snapshots.iterdir())
-    return False
+def describe_model_set(model_set: ModelSet, data_dir: Path) -> ModelInfo:
+    """What the set can do and whether it loads without downloading; a broken table is reported, not raised."""
+    info = {"name": model_set.name, "engine": model_set.engine, "description": model_set.description}
+    try:
+        factory = engine_factory(model_set.engine)
+        capabilities = factory.capabilities(model_set, data_dir)
+        components = factory.components(model_set, data_dir)
+    except EngineError as exc:
+        return ModelInfo(**info, available=False, detail=str(exc), capabilities=None)
+    absent = [f"{c.role}={c.location}" for c in components if not c.present]
+    detail = (
+        f"not found locally: {', '.join(absent)}; run `underpaint models pull {model_set.name}`" if absent else ""
+    )
+    return ModelInfo(**info, available=not absent, detail=detail, capabilities=capabilities)
 
 
-def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested TOML tables (`[set.controlnets]`) as dotted keys."""
-    out: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
-def _looks_like_model(value: Any) -> bool:
-    return isinstance(value, str) and ("/" in value or value.endswith((".safetensors", ".ckpt", ".bin")))
-
-
-def model_available(model_set: ModelSet, data_dir: Path, ask_engine: bool = True) -> tuple[bool, str]:
-    """Whether `model_set` can load without downloading, and why not."""
-    if ask_engine:
-        try:
-            factory = engine_factory(model_set.engine)
-        except (ImportError, AttributeError, EngineError) as exc:
-            return False, f"engine {model_set.engine!r} cannot be loaded: {exc}"
-        check = getattr(factory, "is_available", None)
-        if callable(check):
-            try:
-                if check(model_set, data_dir=data_dir):
-                    return True, ""
-            except Exception as exc:  # an availability probe must never take the server down
-                return False, f"availability check failed: {exc}"
-            found, detail = model_available(model_set, data_dir, ask_engine=False)
-            return False, (detail if not found else f"not found locally; run `underpaint models pull {model_set.name}`")
-    if model_set.components.get("builder"):
-        return True, "built locally on first use"
-    values = _flatten(model_set.components)
-    missing = [
-        f"{key}={value}" for key, value in values.items()
-        if _looks_like_model(value) and not _component_found(value, data_dir)
-    ]
-    if missing:
-        return False, f"not found locally: {', '.join(missing)}; run `underpaint models pull {model_set.name}`"
-    return True, ""
-
-
-def model_catalog(data_dir: Path, ask_engine: bool = True) -> list[ModelInfo]:
-    """Every model set of the registry with its availability, in registry order.
+def model_catalog(data_dir: Path) -> list[ModelInfo]:
+    """Every model set of the registry with its capabilities and availability, in registry order.
 
     A broken `models.toml` raises `EngineError` naming the file.
     """
-    out = []
-    for model_set in load_model_sets(data_dir).values():
-        available, detail = model_available(model_set, data_dir, ask_engine)
-        out.append(ModelInfo(model_set.name, model_set.engine, model_set.description, available, detail))
-    return out
+    return [describe_model_set(model_set, data_dir) for model_set in load_model_sets(data_dir).values()]
 
 
 def pick_default_model(catalog: list[ModelInfo]) -> str | None:
@@ -161,12 +118,14 @@ def pick_default_model(catalog: list[ModelInfo]) -> str | None:
 
 
 class ModelCatalog:
-    """Model sets and their availability for the health endpoint, never slow.
+    """Model sets, their capabilities and availability for the health endpoint, never slow.
 
-    Importing an engine (diffusers, torch) takes seconds, so until `warm_up`
-    has imported the engines once (on a background thread at server start),
-    availability is judged from the registry data alone. `warm` is set once
-    `warm_up` has returned, whether or not every engine imported.
+    The engines' factories answer without importing diffusers. `warm_up`
+    (a background thread at server start) imports each engine's libraries once
+    (`EngineFactory.preload`) before any worker loads a model set: two threads
+    importing them at once can fail, as transformers' lazy imports are not
+    thread-safe. `warm` is set once `warm_up` has returned, whether or not
+    every engine imported.
     """
 
     def __init__(self, data_dir: Path, default_model: str | None = None) -> None:
@@ -176,14 +135,15 @@ class ModelCatalog:
 
     def warm_up(self) -> None:
         try:
-            model_catalog(self.data_dir, ask_engine=True)
-        except EngineError:
-            pass  # reported by models() on every call
+            for engine in sorted({m.engine for m in load_model_sets(self.data_dir).values()}):
+                engine_factory(engine).preload()
+        except Exception as exc:  # reported when a job loads the engine; the server keeps serving
+            log.warning("importing the engines: %s", exc)
         finally:
             self.warm.set()
 
     def models(self) -> list[ModelInfo]:
-        return model_catalog(self.data_dir, ask_engine=self.warm.is_set())
+        return model_catalog(self.data_dir)
 
     def default_model(self) -> str | None:
         if self._default:

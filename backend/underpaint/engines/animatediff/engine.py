@@ -40,7 +40,8 @@ from diffusers import (
 )
 from PIL import Image
 
-from ..base import CONTROL_TYPES, ControlSetting, EngineError, FrameChunk, PaintRequest, StepCallback
+from ..base import CONTROL_TYPES, Capabilities, ControlSetting, FrameChunk, PaintRequest, StepCallback
+from ..checks import check_request
 from ..devices import (
     choose_device,
     choose_dtype,
@@ -49,11 +50,16 @@ from ..devices import (
     should_offload,
     use_sdpa,
 )
+from ..edits import keep_known
 from ..lora import check_styles, styles_applied
+from ..progress import StepCounter
 from ..registry import ModelSet
+from ..schedule import control_weight, steps_run
+from ..seeds import frame_generator, frame_noise
 from .blend import outside_repaint_mask
 from .config import parse_settings
-from .loading import Components, load_components, missing, prepare, pull
+from .factory import settings_capabilities
+from .loading import Components, load_components, prepare
 from .windows import Window, blend_weights, plan_windows
 
 # Called with (step index, the timestep the latents are now at (None after the last step), the
@@ -90,17 +96,6 @@ class _Plan:
         return f"{r.num_frames} frames at {r.width}x{r.height} ({self.windows[0].length} frames per window)"
 
 
-class _Progress:
-    """Counts window steps across the request and reports each one."""
-
-    def __init__(self, on_step: StepCallback, total: int) -> None:
-        self.on_step, self.total, self.done = on_step, total, 0
-
-    def step(self) -> None:
-        self.done += 1
-        self.on_step(self.done, self.total)
-
-
 class AnimateDiffEngine:
     """A loaded AnimateDiff model set that paints requests, one at a time.
 
@@ -109,24 +104,6 @@ class AnimateDiffEngine:
     """
 
     name = "animatediff"
-
-    @staticmethod
-    def is_available(model_set: ModelSet, data_dir: Path) -> bool:
-        """Whether the set loads without the network (asked by the server and `underpaint models`)."""
-        settings = parse_settings(model_set, data_dir)
-        return settings.builder is not None or not missing(settings)
-
-    @staticmethod
-    def component_status(model_set: ModelSet, data_dir: Path) -> dict[str, tuple[str, bool]]:
-        """Each model of the set by role: where it comes from, and whether it is on this machine."""
-        settings = parse_settings(model_set, data_dir)
-        absent = missing(settings)
-        return {role: (source.location, role not in absent) for role, source in settings.sources().items()}
-
-    @staticmethod
-    def pull(model_set: ModelSet, data_dir: Path, log: Callable[[str], None] = print) -> None:
-        """Download (or build) every model of the set, so that painting needs no network."""
-        pull(parse_settings(model_set, data_dir), data_dir, log)
 
     def __init__(
         self,
@@ -151,6 +128,10 @@ class AnimateDiffEngine:
     def controls(self) -> tuple[str, ...]:
         """The control types this model set has ControlNets for."""
         return tuple(c for c in CONTROL_TYPES if c in self.components.controlnets)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return settings_capabilities(self.settings, self.controls)
 
     def _place(self, c: Components) -> bool:
         models = [c.unet, c.vae, c.text_encoder, *c.controlnets.values()]
@@ -180,7 +161,7 @@ class AnimateDiffEngine:
     # -- 1. check and plan ----------------------------------------------------------------------------
 
     def _plan(self, request: PaintRequest) -> _Plan:
-        _check_request(request, self.controls)
+        check_request(request, self.capabilities, self.name)
         check_styles(request.styles, self.model_set)
         controls = [c for c in CONTROL_TYPES if c in request.controls]
         window, overlap = self.settings.window, self.settings.overlap
@@ -204,13 +185,8 @@ class AnimateDiffEngine:
         scheduler.set_timesteps(request.steps, device=self.device)
         timesteps = scheduler.timesteps
         if request.init_video is not None:
-            kept = min(int(request.steps * request.strength), request.steps)
+            kept = steps_run(request.steps, request.strength)
             timesteps = timesteps[(request.steps - kept) * scheduler.order :]
-            if len(timesteps) == 0:
-                raise EngineError(
-                    f"strength {request.strength} with {request.steps} steps leaves no step to run; "
-                    "raise the strength or the steps"
-                )
         return timesteps
 
     # -- 2. the pipeline ------------------------------------------------------------------------------
@@ -225,7 +201,7 @@ class AnimateDiffEngine:
 
     def _paint(self, plan: _Plan, on_step: StepCallback, hooks: list[StepHook]) -> Iterator[FrameChunk]:
         pipe = self._pipeline(plan)
-        progress = _Progress(on_step, plan.total_steps)
+        progress = StepCounter(on_step, plan.total_steps)
         with (
             styles_applied(pipe, plan.request.styles, self.model_set),
             out_of_memory_as_error(self.device, plan.describe()),
@@ -241,7 +217,7 @@ class AnimateDiffEngine:
 
     @torch.no_grad()
     def _denoise(
-        self, pipe: DiffusionPipeline, plan: _Plan, progress: _Progress, hooks: list[StepHook]
+        self, pipe: DiffusionPipeline, plan: _Plan, progress: StepCounter, hooks: list[StepHook]
     ) -> torch.Tensor:
         """The whole shot's final latents (batch, channels, frames, height / 8, width / 8)."""
         request = plan.request
@@ -249,7 +225,7 @@ class AnimateDiffEngine:
         timesteps = self._timesteps(pipe.scheduler, request)
         prompts = self._prompt_embeddings(pipe, plan)
         latents = self._start_latents(pipe, plan, timesteps[0])
-        generator = torch.Generator("cpu").manual_seed(_frame_seed(request.seed, -1))
+        generator = frame_generator(request.seed, -1)
         step_options = pipe.prepare_extra_step_kwargs(generator, 0.0)
         for hook in hooks:
             latents = hook(-1, timesteps[0], latents)
@@ -270,8 +246,7 @@ class AnimateDiffEngine:
 
     def _control_scales(self, plan: _Plan, step: int) -> list[float]:
         """Each control's weight at this step: 0 outside its start..end part of the schedule."""
-        share, next_share = step / plan.steps, (step + 1) / plan.steps
-        return [s.weight * float(s.start <= share and next_share <= s.end) for s in plan.settings]
+        return [control_weight(s, step, plan.steps) for s in plan.settings]
 
     def _predict(
         self,
@@ -355,13 +330,7 @@ class AnimateDiffEngine:
             request.height // pipe.vae_scale_factor,
             request.width // pipe.vae_scale_factor,
         )
-        noise = torch.stack(
-            [
-                torch.randn(shape, generator=torch.Generator("cpu").manual_seed(_frame_seed(request.seed, i)))
-                for i in range(request.num_frames)
-            ],
-            dim=1,
-        ).unsqueeze(0)
+        noise = frame_noise(shape, request.seed, list(range(request.num_frames))).unsqueeze(0)
         return noise.to(self.device, self.dtype)
 
     @torch.no_grad()
@@ -392,7 +361,7 @@ class AnimateDiffEngine:
             frames = _images(source[start : start + self.settings.window])
             video = pipe.video_processor.preprocess_video(frames, height=request.height, width=request.width)
             video = video.permute(0, 2, 1, 3, 4)[0].to(self.device, self.dtype)
-            generator = torch.Generator("cpu").manual_seed(_frame_seed(request.seed, start))
+            generator = frame_generator(request.seed, start)
             # What the video-to-video pipeline's `encode_video` does; the text pipeline has no such method.
             chunks.append(pipe.vae.encode(video).latent_dist.sample(generator))
         latents = torch.cat(chunks) * pipe.vae.config.scaling_factor
@@ -401,14 +370,16 @@ class AnimateDiffEngine:
     def _frames(
         self, pipe: DiffusionPipeline, request: PaintRequest, latents: torch.Tensor, frames: slice
     ) -> np.ndarray:
-        """The painted `frames`. An edit's wholly kept frames are its known pixels themselves: decoding
-        them would only approximate what is known, at the cost of the VAE."""
+        """The painted `frames`. An edit keeps its known pixels outside the repaint mask (`edits`), and
+        its wholly kept frames are not decoded at all: that would only approximate what is known."""
         if request.known is None or request.repaint_mask is None:
             return self._decode(pipe, latents[:, :, frames])
-        out = request.known[frames].copy()
-        painted = np.flatnonzero(request.repaint_mask[frames].any(axis=(1, 2)))
+        known, mask = request.known[frames], request.repaint_mask[frames]
+        out = known.copy()
+        painted = np.flatnonzero(mask.any(axis=(1, 2)))
         if len(painted):
-            out[painted] = self._decode(pipe, latents[:, :, frames][:, :, torch.from_numpy(painted)])
+            decoded = self._decode(pipe, latents[:, :, frames][:, :, torch.from_numpy(painted)])
+            out[painted] = keep_known(decoded, known[painted], mask[painted])
         return out
 
     @torch.no_grad()
@@ -439,66 +410,5 @@ def pipeline_for(components: Components, controls: list[str], video: bool = Fals
     return pipe
 
 
-def _frame_seed(seed: int, frame: int) -> int:
-    """A well-mixed 63-bit seed for (seed, frame), so neighbouring seeds give unrelated noise."""
-    entropy = [seed % 2**63, frame % 2**63]
-    return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0]) % 2**63
-
-
 def _images(frames: np.ndarray) -> list[Image.Image]:
     return [Image.fromarray(frame) for frame in frames]
-
-
-def _check_request(request: PaintRequest, available: tuple[str, ...]) -> None:
-    """Every problem of a request as an EngineError naming it, before any model runs."""
-    n, h, w = request.num_frames, request.height, request.width
-    if n < 1:
-        raise EngineError(f"num_frames must be at least 1, got {n}")
-    if w <= 0 or h <= 0 or w % 8 or h % 8:
-        raise EngineError(f"width and height must be positive multiples of 8, got {w}x{h}")
-    if request.steps < 1:
-        raise EngineError(f"steps must be at least 1, got {request.steps}")
-    if request.guidance < 0:
-        raise EngineError(f"guidance must not be negative, got {request.guidance}")
-    if not request.prompts:
-        raise EngineError("the request has no prompt")
-    if request.reference_images:
-        raise EngineError(
-            "animatediff takes no reference images; carry the look with a style (LoRA), or paint with a "
-            "wan-vace model set"
-        )
-    starts = [span.start for span in request.prompts]
-    if starts != sorted(starts) or starts[0] < 0 or starts[-1] >= n:
-        raise EngineError(f"prompt schedule starts {starts} must increase and lie within frames 0-{n - 1}")
-    if not request.controls:
-        raise EngineError(f"the request has no control images; give at least one of {available}")
-    for name, images in request.controls.items():
-        if name not in available:
-            raise EngineError(f"control {name!r} is not available in this model set; it has {available}")
-        _check_frames(f"control {name!r}", images, n, h, w)
-    for name, setting in request.control_settings.items():
-        if not (setting.weight >= 0 and 0 <= setting.start < setting.end <= 1):
-            raise EngineError(
-                f"control {name!r}: need weight >= 0 and 0 <= start < end <= 1, got "
-                f"weight={setting.weight}, start={setting.start}, end={setting.end}"
-            )
-    if request.init_video is not None:
-        _check_frames("colour video", request.init_video, n, h, w)
-        if not 0 < request.strength <= 1:
-            raise EngineError(f"strength must be in (0, 1], got {request.strength}")
-    if (request.known is None) != (request.repaint_mask is None):
-        raise EngineError("an edit needs both 'known' frames and a 'repaint_mask' (or neither)")
-    if request.known is not None:
-        _check_frames("known frames", request.known, n, h, w)
-        mask = request.repaint_mask
-        if not isinstance(mask, np.ndarray) or mask.dtype != np.float32 or mask.shape != (n, h, w):
-            got = f"{mask.dtype} {mask.shape}" if isinstance(mask, np.ndarray) else type(mask).__name__
-            raise EngineError(f"repaint mask: expected float32 of shape {(n, h, w)}, got {got}")
-        if not (np.all(mask >= 0) and np.all(mask <= 1)):
-            raise EngineError("repaint mask: values must lie in [0, 1]")
-
-
-def _check_frames(label: str, frames: np.ndarray, n: int, h: int, w: int) -> None:
-    if not isinstance(frames, np.ndarray) or frames.dtype != np.uint8 or frames.shape != (n, h, w, 3):
-        got = f"{frames.dtype} {frames.shape}" if isinstance(frames, np.ndarray) else type(frames).__name__
-        raise EngineError(f"{label}: expected uint8 frames of shape {(n, h, w, 3)}, got {got}")

@@ -25,26 +25,13 @@ from diffusers import (
     UNet2DConditionModel,
     UNetMotionModel,
 )
-from huggingface_hub import snapshot_download, try_to_load_from_cache
+from huggingface_hub import snapshot_download
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from ..base import EngineError
+from .availability import CONFIG_PATTERNS, is_available, missing, pull_command, required_files
 from .config import AnimateDiffSettings, Source
 from .tiny import ensure_tiny_models
-
-# What must be on disk for each kind of model (also what `pull` fetches, plus small json/txt files).
-BASE_FILES = (
-    "unet/config.json",
-    "unet/diffusion_pytorch_model.safetensors",
-    "vae/config.json",
-    "vae/diffusion_pytorch_model.safetensors",
-    "text_encoder/config.json",
-    "text_encoder/model.safetensors",
-    "tokenizer/tokenizer_config.json",
-    "scheduler/scheduler_config.json",
-)
-MODEL_FILES = ("config.json", "diffusion_pytorch_model.safetensors")
-CONFIG_PATTERNS = ["*.json", "*.txt"]
 
 
 @dataclass
@@ -59,45 +46,12 @@ class Components:
     controlnets: dict[str, ControlNetModel]
 
 
-def pull_command(settings: AnimateDiffSettings) -> str:
-    return f"underpaint models pull {settings.name}"
-
-
-def required_files(role: str) -> tuple[str, ...]:
-    return BASE_FILES if role == "base" else MODEL_FILES
-
-
-def is_available(source: Source, role: str) -> bool:
-    """Whether `source` can be loaded without the network."""
-    if source.kind == "file":
-        return Path(source.location).is_file() and (
-            source.config is None or _configs_available(source.config)
-        )
-    files = required_files(role)
-    if source.kind == "folder":
-        return all((Path(source.location) / f).is_file() for f in files)
-    return all(isinstance(try_to_load_from_cache(source.location, f), str) for f in files)
-
-
-def _configs_available(config: str) -> bool:
-    if Path(config).is_dir():
-        return True
-    return isinstance(try_to_load_from_cache(config, "model_index.json"), str) or isinstance(
-        try_to_load_from_cache(config, "config.json"), str
-    )
-
-
 def prepare(settings: AnimateDiffSettings, data_dir: Path | None) -> None:
     """Build what a set builds locally (the tiny models) before anything checks or loads it."""
     if settings.builder == "tiny":
         if data_dir is None:
             raise EngineError(f"model set {settings.name!r} is built in the data directory; none was given")
         ensure_tiny_models(data_dir)
-
-
-def missing(settings: AnimateDiffSettings) -> dict[str, Source]:
-    """The models of the set that are not on this machine, by role."""
-    return {role: source for role, source in settings.sources().items() if not is_available(source, role)}
 
 
 def check_available(settings: AnimateDiffSettings) -> None:

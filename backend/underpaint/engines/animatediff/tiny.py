@@ -10,9 +10,6 @@ come from a fixed seed, so every machine builds the same tiny models.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -20,12 +17,12 @@ from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, StableDiffu
 from transformers import CLIPTokenizer
 
 from ..base import CONTROL_TYPES
+from ..builds import build_once
 from . import architectures as arch
 
 # Bump when the tiny configs or layout change: a folder with another stamp is rebuilt.
-TINY_VERSION = "3"
+TINY_VERSION = "4"
 SEED = 20240611
-STAMP = "TINY_VERSION"
 
 BASE = "base"
 MOTION_ADAPTER = "motion_adapter"
@@ -40,33 +37,9 @@ def tiny_dir(data_dir: Path) -> Path:
 
 
 def ensure_tiny_models(data_dir: Path) -> Path:
-    """The tiny model folder under `data_dir`, built now if missing or from an older builder.
-
-    Safe when several processes start at once: each builds into its own
-    temporary folder and the first to finish renames it into place.
-    """
-    target = tiny_dir(data_dir)
-    if _is_current(target):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".tiny-", dir=target.parent))
-    try:
-        _build(staging)
-        if target.exists() and not _is_current(target):
-            shutil.rmtree(target, ignore_errors=True)
-        try:
-            os.rename(staging, target)
-        except OSError:
-            if not _is_current(target):
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def _is_current(folder: Path) -> bool:
-    stamp = folder / STAMP
-    return stamp.is_file() and stamp.read_text().strip() == TINY_VERSION
+    """The tiny model folder under `data_dir`, built now if missing or from an older builder
+    (atomically, safe when several processes start at once: `builds.build_once`)."""
+    return build_once(tiny_dir(data_dir), TINY_VERSION, _build)
 
 
 def _build(folder: Path) -> None:
@@ -101,7 +74,6 @@ def _build(folder: Path) -> None:
     for offset, control in enumerate(CONTROL_TYPES, start=4):
         torch.manual_seed(SEED + offset)
         _steering(arch.build_controlnet(arch.TINY)).save_pretrained(folder / controlnet_folder(control))
-    (folder / STAMP).write_text(TINY_VERSION + "\n")
 
 
 @torch.no_grad()

@@ -29,17 +29,24 @@ import torch
 from diffusers import WanVACEPipeline
 from PIL import Image
 
-from ...control.overlay import pose_over_depth
-from ..base import ControlSetting, EngineError, FrameChunk, PaintRequest, StepCallback
+from ...control.overlay import drawn_over
+from ..base import Capabilities, ControlSetting, EngineError, FrameChunk, PaintRequest, StepCallback
+from ..checks import check_request
 from ..devices import choose_device, out_of_memory_as_error
+from ..edits import keep_known
 from ..lora import check_styles, styles_applied
+from ..progress import StepCounter
 from ..registry import ModelSet
-from .loading import VaceOptions, is_available, load_pipeline, pull
-from .video2video import from_video, steps_run
+from ..schedule import control_active, request_steps
+from ..seeds import frame_generator, frame_noise
+from .config import parse_options
+from .factory import options_capabilities
+from .loading import load_pipeline, source
+from .video2video import from_video
 from .windows import Window, match_colours, pad_edges, padded_size, plan_windows
 
-# The controls VACE was trained on that a shot package provides; VACE has no normal-map control.
-VACE_CONTROLS = ("depth", "pose")
+# The order the controls are layered into VACE's one control video: each later one drawn over the others.
+LAYERS = ("depth", "edges", "pose")
 # Mid-grey is VACE's "nothing drawn here" in the video it generates from.
 EMPTY_CONTROL = 128
 # Flow-matching shift: the Wan model cards advise 3.0 at 480p and 5.0 at 720p.
@@ -53,14 +60,15 @@ def flow_shift_for(height: int, width: int) -> float:
 
 
 def control_video(request: PaintRequest) -> np.ndarray | None:
-    """The one control video VACE is given: depth, the pose skeleton, or the skeleton over depth."""
-    controls = request.controls
-    if "depth" in controls and "pose" in controls:
-        return pose_over_depth(controls["depth"], controls["pose"])
-    for name in VACE_CONTROLS:
-        if name in controls:
-            return controls[name]
-    return None
+    """The one control video VACE is given: the requested controls layered, depth at the bottom, then the
+    edges' lines, then the pose skeleton (each drawn on black, so where it draws nothing the layer below shows)."""
+    layers = [request.controls[name] for name in LAYERS if name in request.controls]
+    if not layers:
+        return None
+    video = layers[0]
+    for layer in layers[1:]:
+        video = drawn_over(video, layer)
+    return video
 
 
 def control_scales(request: PaintRequest, steps: int) -> list[float]:
@@ -74,67 +82,28 @@ def control_scales(request: PaintRequest, steps: int) -> list[float]:
     if not request.controls:
         return [1.0] * steps
     settings = [request.control_settings.get(name, ControlSetting()) for name in request.controls]
-    return [
-        max((s.weight for s in settings if s.start <= i / steps and (i + 1) / steps <= s.end), default=0.0)
-        for i in range(steps)
-    ]
+    return [max((s.weight for s in settings if control_active(s, i, steps)), default=0.0) for i in range(steps)]
 
 
-def check_request(request: PaintRequest) -> None:
-    """Refuse what VACE cannot paint, naming the problem."""
-    n, h, w = request.num_frames, request.height, request.width
-    if n < 1 or h < 1 or w < 1 or request.steps < 1:
-        raise EngineError(f"nothing to paint: {n} frames of {w}x{h} in {request.steps} steps")
-    if not request.prompts:
-        raise EngineError("a prompt is needed")
-    unsupported = sorted(set(request.controls) - set(VACE_CONTROLS))
-    if unsupported:
-        raise EngineError(
-            f"wan-vace paints from {' and '.join(VACE_CONTROLS)} controls only; "
-            f"drop {', '.join(unsupported)} or use an animatediff model set"
-        )
-    for name, video in request.controls.items():
-        _check_video(f"{name} control", video, (n, h, w, 3))
-    if request.init_video is not None:
-        _check_video("colour render", request.init_video, (n, h, w, 3))
-        if not 0 < request.strength <= 1:
-            raise EngineError(f"strength must be in (0, 1], got {request.strength}")
-        if request.reference_images:
-            raise EngineError(
-                "wan-vace takes either the colour render or reference images for a shot, not both"
-            )
-    if (request.known is None) != (request.repaint_mask is None):
-        raise EngineError("an edit needs both the parent take's frames and the repaint mask")
-    if request.known is not None and request.repaint_mask is not None:
-        _check_video("parent take frames", request.known, (n, h, w, 3))
-        if request.repaint_mask.shape != (n, h, w):
-            raise EngineError(f"repaint mask is {request.repaint_mask.shape}, expected {(n, h, w)}")
-    for i, image in enumerate(request.reference_images):
-        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
-            raise EngineError(
-                f"reference image {i} must be uint8 RGB (h, w, 3), got {image.dtype} {image.shape}"
-            )
-
-
-def _check_video(what: str, video: np.ndarray, shape: tuple[int, ...]) -> None:
-    if video.shape != shape or video.dtype != np.uint8:
-        raise EngineError(f"{what} is {video.dtype} {video.shape}, expected uint8 {shape}")
+def check_vace_request(request: PaintRequest, capabilities: Capabilities) -> None:
+    """Refuse what VACE cannot paint, naming the problem: the shared checks, and VACE's one rule of its own."""
+    check_request(request, capabilities, "wan-vace")
+    if request.init_video is not None and request.reference_images:
+        raise EngineError("wan-vace takes either the colour render or reference images for a shot, not both")
 
 
 class WanVaceEngine:
     """A loaded Wan VACE model set; paints stylize, re-render and refine requests."""
 
     name = "wan-vace"
-    # Asked by the server (model availability) and `underpaint models pull`, without loading anything.
-    is_available = staticmethod(is_available)
-    pull = staticmethod(pull)
 
     def __init__(self, model_set: ModelSet, data_dir: Path, device: str | None = None) -> None:
         self.model_set = model_set.name
-        self.options = VaceOptions.from_model_set(model_set)
+        self.options = parse_options(model_set, data_dir)
+        self.capabilities = options_capabilities(self.options)
         self.device = choose_device(device)
         # The hub id or local folder the pipeline was loaded from.
-        self.source = self.options.source(Path(data_dir))
+        self.source = source(self.options, Path(data_dir))
         self.pipe = load_pipeline(self.model_set, self.source, self.device, self.options.offload)
         self._scheduler_config = dict(self.pipe.scheduler.config)
         self._temporal = self.pipe.vae_scale_factor_temporal
@@ -144,33 +113,29 @@ class WanVaceEngine:
         """The calls that paint `request`, in order."""
         return plan_windows(request.num_frames, self.options.window, self.options.overlap, self._temporal)
 
-    @staticmethod
-    def steps(request: PaintRequest) -> int:
-        """Denoising steps per window: all of them, or the last `strength` of them from the colour render."""
-        return request.steps if request.init_video is None else steps_run(request.steps, request.strength)
-
     def work_units(self, request: PaintRequest) -> int:
         """Model frames (padding, context and reference-image frames included) x denoising steps."""
         references = len(request.reference_images) * self._temporal
-        return sum(window.length + references for window in self.windows(request)) * self.steps(request)
+        return sum(window.length + references for window in self.windows(request)) * request_steps(request)
 
     def paint(self, request: PaintRequest, on_step: StepCallback) -> Iterator[FrameChunk]:
         """Paint the request window by window, yielding each window's new frames once final."""
-        check_request(request)
+        check_vace_request(request, self.capabilities)
         check_styles(request.styles, self.model_set)
         control = control_video(request)
-        scales = control_scales(request, self.steps(request))
+        steps = request_steps(request)
+        scales = control_scales(request, steps)
         windows = self.windows(request)
         self._use_flow_shift(self.options.flow_shift or flow_shift_for(request.height, request.width))
         painted = np.zeros((request.num_frames, request.height, request.width, 3), np.uint8)
-        clock = _StepClock(on_step, self.steps(request), len(windows))
+        clock = _StepClock(StepCounter(on_step, steps * len(windows)))
         with (
             styles_applied(self.pipe, request.styles, self.model_set),
             _scaled_control(self.pipe, scales, clock),
         ):
-            for index, window in enumerate(windows):
+            for window in windows:
                 video, keep = self._conditions(request, control, painted, window)
-                clock.start_window(index)
+                clock.start_window()
                 frames = self._call(request, window, video, keep, scales, clock)
                 frames = match_colours(frames, video.astype(np.float32) / 255, keep)
                 painted[window.start : window.end] = self._keep_known(request, window, _to_uint8(frames))
@@ -222,10 +187,11 @@ class WanVaceEngine:
         padded_video = pad_edges(video, window.length, model_height, model_width)
         padded_keep = pad_edges(keep, window.length, model_height, model_width)
         what = f"{window.length} frames at {model_width}x{model_height}"
-        generator = torch.Generator("cpu").manual_seed(request.seed + window.start)
+        generator = frame_generator(request.seed, window.start)
+        noise = self._noise(request, window, (model_height, model_width))
         with (
             out_of_memory_as_error(self.device, what),
-            self._start(request, window, (model_height, model_width), generator) as latents,
+            self._start(request, window, (model_height, model_width), noise) as latents,
         ):
             output = self.pipe(
                 prompt=request.prompt_at(window.new_start),
@@ -246,14 +212,28 @@ class WanVaceEngine:
             ).frames[0]
         return output[:frames, :height, :width]
 
+    def _noise(self, request: PaintRequest, window: Window, size: tuple[int, int]) -> torch.Tensor:
+        """The window's noise (1, channels, latent frames, h / 8, w / 8), drawn per frame (`seeds`).
+
+        The reference images' latent frames come first (seeded as frames -1, -2, ...), then latent
+        frame j from request frame `window.start + 4 j` (the last frame it encodes), so a frame's
+        noise is the same in every window and every edit that paints it.
+        """
+        spatial = self.pipe.vae_scale_factor_spatial
+        shape = (self.pipe.vae.config.z_dim, size[0] // spatial, size[1] // spatial)
+        latent_frames = (window.length - 1) // self._temporal + 1
+        frames = [-1 - k for k in range(len(request.reference_images))]
+        frames += [window.start + self._temporal * j for j in range(latent_frames)]
+        return frame_noise(shape, request.seed, frames).unsqueeze(0)
+
     def _start(
-        self, request: PaintRequest, window: Window, size: tuple[int, int], generator: torch.Generator
-    ) -> AbstractContextManager[torch.Tensor | None]:
-        """Where the window's denoising starts: noise (None), or the colour render noised to `strength`."""
+        self, request: PaintRequest, window: Window, size: tuple[int, int], noise: torch.Tensor
+    ) -> AbstractContextManager[torch.Tensor]:
+        """Where the window's denoising starts: the noise, or the colour render noised to `strength`."""
         if request.init_video is None:
-            return nullcontext(None)
+            return nullcontext(noise)
         video = pad_edges(request.init_video[window.start : window.end], window.length, *size)
-        return from_video(self.pipe, video, request.steps, request.strength, generator)
+        return from_video(self.pipe, video, request.steps, request.strength, noise)
 
     @staticmethod
     def _keep_known(request: PaintRequest, window: Window, frames: np.ndarray) -> np.ndarray:
@@ -261,7 +241,7 @@ class WanVaceEngine:
         if request.known is None or request.repaint_mask is None:
             return frames
         span = slice(window.start, window.end)
-        return np.where(request.repaint_mask[span, ..., None] > 0, frames, request.known[span])
+        return keep_known(frames, request.known[span], request.repaint_mask[span])
 
 
 def _to_uint8(frames: np.ndarray) -> np.ndarray:
@@ -269,22 +249,20 @@ def _to_uint8(frames: np.ndarray) -> np.ndarray:
 
 
 class _StepClock:
-    """Counts denoising steps: reports them across the whole request, and tells the control hook the step.
-
-    Passed to the pipeline as its step-end callback; `on_step` may raise Cancelled, which propagates.
+    """The pipeline's step-end callback: counts the step across the request, and tells the control
+    hook which step of the window runs next. The counter's `on_step` may raise Cancelled, which propagates.
     """
 
-    def __init__(self, on_step: StepCallback, steps: int, windows: int) -> None:
-        self.on_step, self.steps, self.total = on_step, steps, steps * windows
-        self.done_before = 0
+    def __init__(self, counter: StepCounter) -> None:
+        self.counter = counter
         self.step = 0
 
-    def start_window(self, index: int) -> None:
-        self.done_before, self.step = index * self.steps, 0
+    def start_window(self) -> None:
+        self.step = 0
 
     def __call__(self, pipe: Any, step: int, timestep: Any, tensors: dict) -> dict:
         self.step = step + 1
-        self.on_step(self.done_before + self.step, self.total)
+        self.counter.step()
         return {}
 
 

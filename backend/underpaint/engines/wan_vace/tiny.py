@@ -11,10 +11,7 @@ is written here character by character; the tiny set only shrinks the widths.
 
 from __future__ import annotations
 
-import os
-import shutil
 import string
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,8 +20,12 @@ import torch
 from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
 from transformers import T5Tokenizer, UMT5Config, UMT5EncoderModel
 
+from ..builds import build_once
+
 # Where the tiny set lives inside the data directory.
 TINY_VACE_DIR = Path("models") / "tiny-vace"
+# Bump when TINY_VACE or the layout changes: a folder built from another version is rebuilt.
+TINY_VACE_VERSION = "2"
 _SEED = 0
 
 
@@ -156,23 +157,6 @@ def build_vace(
 
 
 def ensure_tiny_vace(data_dir: Path) -> Path:
-    """The tiny set's folder in `data_dir`, built on first use (the `tiny-vace` model set's builder).
-
-    Built in a scratch folder and renamed into place, so a reader never sees a
-    half-written model and two processes building at once both end up with one.
-    """
-    target = Path(data_dir) / TINY_VACE_DIR
-    if (target / "model_index.json").is_file():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=".tiny-vace-", dir=target.parent))
-    try:
-        build_vace(TINY_VACE, scratch)
-        try:
-            os.rename(scratch, target)
-        except OSError:
-            if not (target / "model_index.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return target
+    """The tiny set's folder in `data_dir`, built on first use and again when `TINY_VACE_VERSION` changes
+    (atomically: `builds.build_once`)."""
+    return build_once(Path(data_dir) / TINY_VACE_DIR, TINY_VACE_VERSION, lambda folder: build_vace(TINY_VACE, folder))

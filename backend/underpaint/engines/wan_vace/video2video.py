@@ -17,12 +17,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 from diffusers import SchedulerMixin, WanVACEPipeline
-from diffusers.utils.torch_utils import randn_tensor
 
-
-def steps_run(steps: int, strength: float) -> int:
-    """Denoising steps video-to-video runs: the last `strength` of `steps`, at least one (as diffusers' img2img)."""
-    return max(1, min(steps, int(steps * strength)))
+from ..schedule import steps_run
 
 
 def partial_schedule(scheduler: SchedulerMixin, strength: float) -> SchedulerMixin:
@@ -40,10 +36,9 @@ def partial_schedule(scheduler: SchedulerMixin, strength: float) -> SchedulerMix
     return PartialSchedule.from_config(scheduler.config)
 
 
-def noised_latents(
-    pipe: WanVACEPipeline, video: np.ndarray, sigma: float, generator: torch.Generator
-) -> torch.Tensor:
-    """The Wan VAE's latents of uint8 `video` (n, h, w, 3), normalised as the pipeline does, noised to `sigma`."""
+def noised_latents(pipe: WanVACEPipeline, video: np.ndarray, sigma: float, noise: torch.Tensor) -> torch.Tensor:
+    """The Wan VAE's latents of uint8 `video` (n, h, w, 3), normalised as the pipeline does, noised to `sigma`
+    with `noise` (of the latents' shape)."""
     device = pipe._execution_device
     pixels = torch.from_numpy(video).permute(3, 0, 1, 2)[None].to(device, torch.float32) / 127.5 - 1.0
     latents = pipe.vae.encode(pixels.to(pipe.vae.dtype)).latent_dist.mode().float()
@@ -51,19 +46,18 @@ def noised_latents(
     mean = torch.tensor(pipe.vae.config.latents_mean, device=device).view(shape)
     std = torch.tensor(pipe.vae.config.latents_std, device=device).view(shape)
     clean = (latents - mean) / std
-    noise = randn_tensor(clean.shape, generator=generator, device=device, dtype=torch.float32)
-    return (1.0 - sigma) * clean + sigma * noise
+    return (1.0 - sigma) * clean + sigma * noise.to(device, torch.float32)
 
 
 @contextmanager
 def from_video(
-    pipe: WanVACEPipeline, video: np.ndarray, steps: int, strength: float, generator: torch.Generator
+    pipe: WanVACEPipeline, video: np.ndarray, steps: int, strength: float, noise: torch.Tensor
 ) -> Iterator[torch.Tensor]:
     """For one call: the pipeline's scheduler cut to the last `strength` of `steps`; yields the start latents."""
     full = pipe.scheduler
     partial = partial_schedule(full, strength)
     partial.set_timesteps(steps)
-    start = noised_latents(pipe, video, float(partial.sigmas[0]), generator)
+    start = noised_latents(pipe, video, float(partial.sigmas[0]), noise)
     pipe.scheduler = partial
     try:
         yield start

@@ -1,0 +1,58 @@
+"""The `wan-vace` engine's factory: what a set can do and has, without loading diffusers."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from ..base import Capabilities, Component, Engine, Log
+from ..registry import ModelSet
+from .availability import local_folder
+from .config import VaceOptions, parse_options
+
+# Wan's VAE: 8x spatially, 4x temporally; the transformer's 2x2 patches make the size multiple 16.
+SIZE_MULTIPLE = 16
+TEMPORAL = 4
+
+
+def options_capabilities(options: VaceOptions) -> Capabilities:
+    """One control video, masks, reference images, styles, video-to-video; windows of 4k+1 frames."""
+    return Capabilities(
+        controls=options.controls,
+        native_size=options.native_size,
+        size_multiple=SIZE_MULTIPLE,
+        window=options.window,
+        context=options.overlap,
+        frame_multiple=TEMPORAL,
+        frame_remainder=1,
+        references=True,
+    )
+
+
+class WanVaceFactory:
+    name = "wan-vace"
+
+    def capabilities(self, model_set: ModelSet, data_dir: Path | None) -> Capabilities:
+        return options_capabilities(parse_options(model_set, data_dir))
+
+    def components(self, model_set: ModelSet, data_dir: Path | None) -> list[Component]:
+        options = parse_options(model_set, data_dir)
+        if options.builder:
+            return [Component("pipeline", f"built locally ({options.builder})", True)]
+        return [Component("pipeline", options.pipeline, local_folder(options.pipeline) is not None)]
+
+    def pull(self, model_set: ModelSet, data_dir: Path, log: Log) -> None:
+        from .loading import pull
+
+        pull(parse_options(model_set, data_dir), data_dir, log)
+
+    def preload(self) -> None:
+        importlib.import_module(".engine", __package__)
+
+    def load(self, model_set: ModelSet, data_dir: Path, device: str | None) -> Engine:
+        from .engine import WanVaceEngine
+
+        return WanVaceEngine(model_set, data_dir, device)
+
+
+FACTORY = WanVaceFactory()

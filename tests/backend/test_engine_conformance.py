@@ -1,0 +1,182 @@
+"""One conformance suite, run over every engine: what the product relies on from any engine behind the seam.
+
+Each engine's tiny set is built once and loaded through the registry (the same
+`EngineFactory.load` as real sets). A new engine joins by adding its tiny set
+to `ENGINES`; the rules it must keep are these tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from underpaint.engines.base import (
+    Cancelled,
+    Capabilities,
+    ControlSetting,
+    Engine,
+    EngineError,
+    PaintRequest,
+    PromptSpan,
+)
+from underpaint.engines.registry import BUILTIN_ENGINES, engine_factory, get_model_set, load_engine
+from underpaint.engines.schedule import steps_run
+
+# The tiny set of every built-in engine.
+ENGINES = {"animatediff": "tiny", "wan-vace": "tiny-vace"}
+SIZE = 32
+FRAMES = 5
+
+
+def test_every_builtin_engine_is_in_the_suite() -> None:
+    assert set(ENGINES) == set(BUILTIN_ENGINES)
+
+
+@pytest.fixture(scope="module", params=sorted(ENGINES))
+def setup(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, Capabilities]:
+    data_dir = tmp_path_factory.mktemp("data")
+    model_set = get_model_set(ENGINES[request.param], data_dir)
+    capabilities = engine_factory(model_set.engine).capabilities(model_set, data_dir)
+    return load_engine(model_set.name, data_dir, device="cpu"), capabilities
+
+
+def blob(frames: int = FRAMES, shift: int = 0) -> np.ndarray:
+    """A bright disc drifting across the frame: a smooth stand-in for a depth pass."""
+    y, x = np.mgrid[0:SIZE, 0:SIZE]
+    t = np.arange(frames)[:, None, None] + shift
+    value = 255 * np.exp(-((x[None] - 8 - 2 * t) ** 2 + (y[None] - SIZE / 2) ** 2) / 40.0)
+    return np.repeat(value.astype(np.uint8)[..., None], 3, axis=-1)
+
+
+def make_request(**changes: object) -> PaintRequest:
+    options: dict[str, object] = dict(
+        prompts=[PromptSpan(0, "a painted fox")], width=SIZE, height=SIZE, num_frames=FRAMES, steps=2,
+        guidance=3.0, seed=5, controls={"depth": blob()},
+    )
+    options.update(changes)
+    return PaintRequest(**options)  # type: ignore[arg-type]
+
+
+def paint(engine: Engine, request: PaintRequest, on_step: Callable[[int, int], None] = lambda d, t: None) -> np.ndarray:
+    chunks = list(engine.paint(request, on_step))
+    starts = [c.start for c in chunks]
+    assert starts == np.cumsum([0] + [len(c.frames) for c in chunks[:-1]]).tolist(), "chunks in order, no gap"
+    return np.concatenate([c.frames for c in chunks])
+
+
+def test_frame_count_and_size_are_kept(setup: tuple[Engine, Capabilities]) -> None:
+    engine, _ = setup
+    for frames, width in ((FRAMES, SIZE), (2, 24)):
+        request = make_request(num_frames=frames, width=width, controls={"depth": blob(frames)[:, :, :width]})
+        painted = paint(engine, request)
+        assert painted.shape == (frames, SIZE, width, 3) and painted.dtype == np.uint8
+
+
+def test_the_seed_decides_the_painting(setup: tuple[Engine, Capabilities]) -> None:
+    engine, _ = setup
+    first = paint(engine, make_request())
+    assert np.array_equal(paint(engine, make_request()), first)
+    assert not np.array_equal(paint(engine, make_request(seed=6)), first)
+
+
+def test_an_edit_keeps_the_known_pixels_bit_for_bit_outside_the_mask(setup: tuple[Engine, Capabilities]) -> None:
+    engine, _ = setup
+    known = paint(engine, make_request(seed=1))
+    mask = np.zeros((FRAMES, SIZE, SIZE), np.float32)
+    mask[1:4, 8:20, 10:24] = 1.0
+    mask[2, 20:24, 10:24] = 0.5  # a soft edge counts as repainted
+    edited = paint(engine, make_request(seed=2, known=known, repaint_mask=mask))
+    outside = mask == 0
+    assert np.array_equal(edited[outside], known[outside])
+    assert not np.array_equal(edited[mask > 0], known[mask > 0])
+
+
+def test_cancel_lands_within_one_step(setup: tuple[Engine, Capabilities]) -> None:
+    engine, _ = setup
+    calls: list[tuple[int, int]] = []
+
+    def cancel(done: int, total: int) -> None:
+        calls.append((done, total))
+        raise Cancelled
+
+    with pytest.raises(Cancelled):
+        paint(engine, make_request(), cancel)
+    assert len(calls) == 1 and calls[0][0] == 1
+
+
+def test_steps_are_counted_across_the_request_and_strength_runs_its_share(setup: tuple[Engine, Capabilities]) -> None:
+    engine, _ = setup
+    for strength, steps in ((1.0, 2), (0.5, 4), (0.75, 4)):
+        counted: list[tuple[int, int]] = []
+        request = make_request(init_video=blob(shift=3), strength=strength, steps=steps)
+        paint(engine, request, lambda done, total, counted=counted: counted.append((done, total)))
+        total = counted[-1][1]
+        assert counted == [(i, total) for i in range(1, total + 1)]
+        assert total % steps_run(steps, strength) == 0  # the same share of the steps in every window
+    with pytest.raises(EngineError, match="leaves no step"):
+        paint(engine, make_request(init_video=blob(), strength=0.2, steps=4))
+
+
+def bad_requests(capabilities: Capabilities) -> list[tuple[dict[str, object], str]]:
+    wrong_dtype = np.zeros((FRAMES, SIZE, SIZE), np.uint8)
+    cases: list[tuple[dict[str, object], str]] = [
+        ({"num_frames": 0, "controls": {"depth": blob()[:0]}}, "num_frames"),
+        ({"width": 30, "controls": {"depth": blob()[:, :, :30]}}, "multiples of 8"),
+        ({"prompts": []}, "no prompt"),
+        ({"prompts": [PromptSpan(3, "a"), PromptSpan(1, "b")]}, "prompt schedule"),
+        ({"steps": 0}, "steps"),
+        ({"controls": {"depth": blob(FRAMES - 1)}}, "control 'depth'"),
+        ({"controls": {"depth": blob().astype(np.float32)}}, "uint8"),
+        ({"controls": {"normal-ish": blob()}}, "not available"),
+        ({"control_settings": {"depth": ControlSetting(weight=1.0, start=0.8, end=0.2)}}, "start < end"),
+        ({"init_video": blob(), "strength": 1.5}, "strength"),
+        ({"known": blob()}, "both"),
+        ({"known": blob(), "repaint_mask": wrong_dtype}, "float32"),
+        ({"known": blob(), "repaint_mask": np.full((FRAMES, SIZE, SIZE), 2.0, np.float32)}, r"\[0, 1\]"),
+        ({"reference_images": [np.zeros((8, 8), np.uint8)]}, "reference image"),
+    ]
+    missing = [c for c in ("depth", "normal", "pose", "edges") if c not in capabilities.controls]
+    if missing:
+        cases.append(({"controls": {missing[0]: blob()}}, f"control {missing[0]!r} is not available"))
+    if not capabilities.references:
+        cases.append(({"reference_images": [np.zeros((8, 8, 3), np.uint8)]}, "takes no reference images"))
+    if capabilities.control_required:
+        cases.append(({"controls": {}}, "no control images"))
+    return cases
+
+
+def test_bad_requests_are_refused_before_any_step_the_same_way(setup: tuple[Engine, Capabilities]) -> None:
+    engine, capabilities = setup
+    for changes, message in bad_requests(capabilities):
+        steps: list[int] = []
+        with pytest.raises(EngineError, match=message):
+            paint(engine, make_request(**changes), lambda done, total, steps=steps: steps.append(done))
+        assert steps == [], f"{changes}: refused only after painting"
+
+
+def test_capabilities_describe_the_loaded_engine(setup: tuple[Engine, Capabilities]) -> None:
+    engine, capabilities = setup
+    for control in capabilities.controls:
+        painted = paint(engine, make_request(num_frames=2, controls={control: blob(2)}))
+        assert painted.shape == (2, SIZE, SIZE, 3)
+    assert capabilities.window >= 1 and 0 <= capabilities.context < capabilities.window
+    assert capabilities.size_multiple % 8 == 0
+    data = capabilities.to_json()
+    assert [c["name"] for c in data["controls"]] == list(capabilities.controls)
+    assert set(data["capabilities"]) == {"masks", "references", "styles", "video2video"}
+
+
+def test_a_table_with_a_wrong_key_or_type_names_the_set_and_the_key(tmp_path: Path) -> None:
+    (tmp_path / "models.toml").write_text(
+        '[typo]\nengine = "animatediff"\nbuilder = "tiny"\nbase = "a/b"\nmotion_adapter = "c/d"\n'
+        'controlnets = { depth = "e/f" }\nwindw = 3\n'
+        '[typed]\nengine = "wan-vace"\nbuilder = "tiny-vace"\nwindow = "nine"\n'
+        '[lacking]\nengine = "wan-vace"\nbuilder = "tiny-vace"\ncontrols = ["normal"]\n'
+    )
+    for name, message in (("typo", "windw: unknown key"), ("typed", "window = 'nine'"), ("lacking", "not VACE controls")):
+        model_set = get_model_set(name, tmp_path)
+        with pytest.raises(EngineError, match=f"model set '{name}'.*{message}"):
+            engine_factory(model_set.engine).capabilities(model_set, tmp_path)
