@@ -45,6 +45,17 @@ def test_stylize_in_process_writes_numbered_frames_and_a_take(
         np.testing.assert_array_equal(image, frames[name])
 
 
+def test_stylize_follows_the_edges_control(shot: Path, tmp_path: Path) -> None:
+    paintings = {}
+    for controls in ("edges", "depth"):
+        out = tmp_path / controls
+        args = ["stylize", str(shot), "--prompt", "a painted fox", *PAINT, "--frames", "1-2", "--controls", controls]
+        assert main([*args, "--out", str(out), "--data-dir", str(tmp_path / "data")]) == 0
+        paintings[controls] = frames_in(out)
+    assert list(paintings["edges"]) == ["0001.png", "0002.png"]
+    assert not np.array_equal(paintings["edges"]["0001.png"], paintings["depth"]["0001.png"])
+
+
 def test_stylize_through_a_server_paints_the_same_frames(shot: Path, tmp_path: Path) -> None:
     here, there = tmp_path / "here", tmp_path / "there"
     args = ["stylize", str(shot), "--prompt", "a painted fox", *PAINT, "--frames", "1-3", "--use-color"]
@@ -71,6 +82,15 @@ def test_stylize_refuses_bad_input_with_a_message(
     args = ["stylize", str(shot), "--prompt", "x", *PAINT, *extra, "--data-dir", str(tmp_path)]
     assert main(args) != 0
     assert message in capsys.readouterr().err
+
+
+def test_an_unknown_control_is_refused_with_the_known_ones(
+    shot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        main(["stylize", str(shot), "--prompt", "x", *PAINT, "--controls", "canny", "--data-dir", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert "controls must be a comma-separated list of depth, normal, pose, edges" in capsys.readouterr().err
 
 
 def test_models_list_and_pull(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

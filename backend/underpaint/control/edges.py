@@ -6,9 +6,10 @@ grey object against a grey wall; the passes say exactly where the blocking
 has an outline or a fold:
 
 - silhouettes: where disparity (1 / depth) jumps between neighbouring pixels
-  by more than `SILHOUETTE_JUMP` of the nearer one, or where a surface meets
-  the background. Disparity is affine across any plane in a perspective
-  image, so a wall seen at a grazing angle changes smoothly and draws nothing;
+  by more than `SILHOUETTE_JUMP` of the nearer one and `STANDOUT` times the
+  steps beside it, or where a surface meets the background. Disparity is
+  affine across any plane in a perspective image, so a wall seen at a grazing
+  angle steps evenly and draws nothing;
 - creases: where the normals of neighbouring surface pixels turn by more than
   `CREASE_DEGREES` (a cube's edges between two visible faces). Without a normal
   pass, creases come from disparity's second difference, which is 0 on planes.
@@ -30,6 +31,9 @@ from .resize import ResizePlan
 # Relative disparity jump between neighbours that counts as an outline (10 %: a hand 5 cm in front
 # of a body 1 m away is an outline; a 512-pixel-wide wall at any angle is not).
 SILHOUETTE_JUMP = 0.10
+# How many times larger than a neighbouring step an outline's step is: a plane, even one receding
+# steeply towards the horizon, steps evenly in disparity; an outline steps once.
+STANDOUT = 2.0
 # Turn of the surface normal between neighbours that counts as a crease.
 CREASE_DEGREES = 30.0
 # Relative change of disparity's slope that counts as a crease when there are no normals.
@@ -46,7 +50,11 @@ def silhouettes(depth: np.ndarray, background: float) -> np.ndarray:
     for axis in (0, 1):
         a, b = _pairs(disparity, axis)
         sa, sb = _pairs(surface, axis)
-        jump = np.abs(a - b) > SILHOUETTE_JUMP * np.maximum(a, b)
+        step = np.abs(a - b)
+        # The steps just before and after this one: a plane steps evenly, an outline stands out.
+        padded = np.pad(step, [(1, 1) if i == axis else (0, 0) for i in range(2)], mode="edge")
+        before, after = (padded[:-2], padded[2:]) if axis == 0 else (padded[:, :-2], padded[:, 2:])
+        jump = (step > SILHOUETTE_JUMP * np.maximum(a, b)) & (step > STANDOUT * np.minimum(before, after))
         border = sa != sb
         # The line goes on the nearer (surface) side, where the outline belongs to the object.
         _mark(edges, axis, (jump | border) & (a >= b) & sa, (jump | border) & (b > a) & sb)
@@ -56,6 +64,7 @@ def silhouettes(depth: np.ndarray, background: float) -> np.ndarray:
 def creases(depth: np.ndarray, normal: np.ndarray | None, background: float) -> np.ndarray:
     """bool (H, W): folds of the surface, from the normals (or disparity's curvature without them)."""
     surface = np.isfinite(depth) & (depth > 0) & (depth < background)
+    disparity = np.where(surface, 1.0 / np.where(surface, depth, 1.0), 0.0).astype(np.float64)
     edges = np.zeros(depth.shape, bool)
     if normal is not None:
         length = np.linalg.norm(normal, axis=-1, keepdims=True)
@@ -64,10 +73,12 @@ def creases(depth: np.ndarray, normal: np.ndarray | None, background: float) -> 
         for axis in (0, 1):
             a, b = _pairs(unit, axis)
             sa, sb = _pairs(surface, axis)
-            turned = (np.sum(a * b, axis=-1) < limit) & sa & sb
+            da, db = _pairs(disparity, axis)
+            # A fold of one surface: the depth goes on (where it jumps, the outline is the silhouette's).
+            joined = np.abs(da - db) <= SILHOUETTE_JUMP * np.maximum(da, db)
+            turned = (np.sum(a * b, axis=-1) < limit) & sa & sb & joined
             _mark(edges, axis, turned, np.zeros_like(turned))
         return edges
-    disparity = np.where(surface, 1.0 / np.where(surface, depth, 1.0), 0.0).astype(np.float64)
     for axis in (0, 1):
         d = np.moveaxis(disparity, axis, 0)
         s = np.moveaxis(surface, axis, 0)
