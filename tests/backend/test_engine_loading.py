@@ -264,6 +264,7 @@ def test_pull_builds_what_a_set_builds_and_then_nothing_is_missing(tmp_path: Pat
         "controlnet.depth",
         "controlnet.normal",
         "controlnet.pose",
+        "controlnet.edges",
     }
     logged: list[str] = []
     pull(settings, tmp_path, log=logged.append)

@@ -8,8 +8,8 @@ import pytest
 from underpaint.control.overlay import drawn_over
 from underpaint.engines.base import ControlSetting, EngineError, PaintRequest, PromptSpan
 from underpaint.engines.registry import ModelSet
+from underpaint.engines.wan_vace.config import parse_options
 from underpaint.engines.wan_vace.engine import control_scales, flow_shift_for
-from underpaint.engines.wan_vace.loading import VaceOptions
 from underpaint.engines.wan_vace.windows import (
     match_colours,
     model_frame_count,
@@ -95,15 +95,16 @@ def test_flow_shift_follows_the_resolution() -> None:
 @pytest.mark.parametrize(
     ("components", "message"),
     [
-        ({"pipeline": "a/b", "windows": 9}, "unknown wan-vace option"),
+        ({"pipeline": "a/b", "windows": 9}, "windows: unknown key"),
         ({}, "exactly one of"),
         ({"pipeline": "a/b", "builder": "tiny-vace"}, "exactly one of"),
-        ({"builder": "huge"}, "unknown builder"),
+        ({"builder": "huge"}, "builder = 'huge'"),
         ({"pipeline": "a/b", "window": 10}, "4k\\+1"),
-        ({"pipeline": "a/b", "window": "81"}, "should be a int"),
-        ({"pipeline": "a/b", "offload": "sometimes"}, "offload"),
+        ({"pipeline": "a/b", "window": "81"}, "window = '81': Input should be a valid integer"),
+        ({"pipeline": "a/b", "offload": "sometimes"}, "offload = 'sometimes'"),
+        ({"pipeline": "a/b", "controls": ["normal"]}, "not VACE controls"),
     ],
 )
 def test_bad_model_set_options_name_the_problem(components: dict, message: str) -> None:
     with pytest.raises(EngineError, match=message):
-        VaceOptions.from_model_set(ModelSet(name="mine", engine="wan-vace", components=components))
+        parse_options(ModelSet(name="mine", engine="wan-vace", components=components))

@@ -12,9 +12,10 @@ from ..config import EngineConfig, parse_config
 from ..registry import ModelSet
 from .windows import plan_windows
 
-# The controls VACE was trained on that a shot package provides (depth, pose, scribble/lineart as
-# `edges`); VACE has no normal-map control.
-VACE_CONTROLS = ("depth", "pose", "edges")
+# The controls VACE was trained on that a shot package provides (depth, scribble/lineart as `edges`,
+# pose), in the order they are layered into its one control video (`engine.control_video`); VACE
+# has no normal-map control.
+VACE_CONTROLS = ("depth", "edges", "pose")
 
 
 class VaceOptions(EngineConfig):
@@ -34,10 +35,9 @@ class VaceOptions(EngineConfig):
     def _consistent(self) -> VaceOptions:
         if bool(self.pipeline) == bool(self.builder):
             raise ValueError("name exactly one of `pipeline` or `builder`")
-        unknown = [c for c in self.controls if c not in VACE_CONTROLS]
+        unknown = [c for c in self.controls if c not in VACE_CONTROLS or c not in CONTROLS]
         if unknown:
-            known = [c for c in CONTROLS if c in VACE_CONTROLS]
-            raise ValueError(f"controls {unknown} are not VACE controls; VACE paints from {known}")
+            raise ValueError(f"controls {unknown} are not VACE controls; VACE paints from {list(VACE_CONTROLS)}")
         plan_windows(self.window + 1, self.window, self.overlap)  # ValueError for a bad window/overlap
         return self
 

@@ -39,14 +39,12 @@ from ..progress import StepCounter
 from ..registry import ModelSet
 from ..schedule import control_active, request_steps
 from ..seeds import frame_generator, frame_noise
-from .config import parse_options
+from .config import VACE_CONTROLS, parse_options
 from .factory import options_capabilities
 from .loading import load_pipeline, source
 from .video2video import from_video
 from .windows import Window, match_colours, pad_edges, padded_size, plan_windows
 
-# The order the controls are layered into VACE's one control video: each later one drawn over the others.
-LAYERS = ("depth", "edges", "pose")
 # Mid-grey is VACE's "nothing drawn here" in the video it generates from.
 EMPTY_CONTROL = 128
 # Flow-matching shift: the Wan model cards advise 3.0 at 480p and 5.0 at 720p.
@@ -62,7 +60,7 @@ def flow_shift_for(height: int, width: int) -> float:
 def control_video(request: PaintRequest) -> np.ndarray | None:
     """The one control video VACE is given: the requested controls layered, depth at the bottom, then the
     edges' lines, then the pose skeleton (each drawn on black, so where it draws nothing the layer below shows)."""
-    layers = [request.controls[name] for name in LAYERS if name in request.controls]
+    layers = [request.controls[name] for name in VACE_CONTROLS if name in request.controls]
     if not layers:
         return None
     video = layers[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from ...control.registry import CONTROLS
 from ..base import Capabilities, Component, Engine, Log
 from ..registry import ModelSet
 from .availability import local_folder
@@ -18,7 +19,7 @@ TEMPORAL = 4
 def options_capabilities(options: VaceOptions) -> Capabilities:
     """One control video, masks, reference images, styles, video-to-video; windows of 4k+1 frames."""
     return Capabilities(
-        controls=options.controls,
+        controls=tuple(c for c in CONTROLS if c in options.controls),
         native_size=options.native_size,
         size_multiple=SIZE_MULTIPLE,
         window=options.window,
