@@ -1,11 +1,11 @@
 """A real `underpaint serve` painting with the tiny AnimateDiff set, for the rerender and refine tests.
 
-    with tiny_server(tmp_path) as client:
+    with tiny_server(data_dirs("name")) as client:
         shot = client.upload_package(write_shot(...)).shot
         parent = run_job(client, "stylize", shot, paint_params())
 
 Everything goes through HTTP API v1: the job queue, the real engine with
-tiny random weights (built in the server's data dir on first use), the take
+tiny random weights (the session's, shared through `data_dirs`), the take
 store. Small sizes and 2 steps keep it fast on a CPU.
 """
 
@@ -30,8 +30,8 @@ WINDOW, OVERLAP = 8, 2
 
 
 @contextmanager
-def tiny_server(tmp: Path) -> Iterator[ServerClient]:
-    with LiveServer(tmp / "data", "--model", "tiny") as server, ServerClient(server.url, timeout=120) as client:
+def tiny_server(data_dir: Path) -> Iterator[ServerClient]:
+    with LiveServer(data_dir, "--model", "tiny") as server, ServerClient(server.url, timeout=120) as client:
         yield client
 
 

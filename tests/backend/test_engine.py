@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import DataDirFactory
 
 from underpaint.engines.animatediff.engine import AnimateDiffEngine
 from underpaint.engines.base import (
@@ -24,8 +25,8 @@ SIZE = 32
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> AnimateDiffEngine:
-    return load_engine("tiny", tmp_path_factory.mktemp("data"), device="cpu")
+def engine(data_dirs: DataDirFactory) -> AnimateDiffEngine:
+    return load_engine("tiny", data_dirs("data"), device="cpu")
 
 
 def moving_blob(frames: int, size: int = SIZE) -> np.ndarray:

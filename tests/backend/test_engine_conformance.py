@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DataDirFactory
 
 from underpaint.engines.base import (
     Cancelled,
@@ -36,8 +37,8 @@ def test_every_builtin_engine_is_in_the_suite() -> None:
 
 
 @pytest.fixture(scope="module", params=sorted(ENGINES))
-def setup(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[Engine, Capabilities]:
-    data_dir = tmp_path_factory.mktemp("data")
+def setup(request: pytest.FixtureRequest, data_dirs: DataDirFactory) -> tuple[Engine, Capabilities]:
+    data_dir = data_dirs("data")
     model_set = get_model_set(ENGINES[request.param], data_dir)
     capabilities = engine_factory(model_set.engine).capabilities(model_set, data_dir)
     return load_engine(model_set.name, data_dir, device="cpu"), capabilities

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import DataDirFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -59,8 +60,8 @@ def test_weights_crossfade_and_sum_to_one(frames: int, shape: tuple[int, int]) -
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory) -> AnimateDiffEngine:
-    return load_engine("tiny", tmp_path_factory.mktemp("data"), device="cpu")
+def engine(data_dirs: DataDirFactory) -> AnimateDiffEngine:
+    return load_engine("tiny", data_dirs("data"), device="cpu")
 
 
 def shot(frames: int, video: bool) -> PaintRequest:

@@ -6,6 +6,7 @@ import io
 
 import numpy as np
 import pytest
+from conftest import DataDirFactory
 from edit_server import frame_files, paint_params, pixels, run_job, tiny_server
 from PIL import Image
 from shots import write_shot
@@ -16,8 +17,8 @@ FRAMES = 5
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory):
-    with tiny_server(tmp_path_factory.mktemp("references")) as c:
+def client(data_dirs: DataDirFactory):
+    with tiny_server(data_dirs("references")) as c:
         yield c
 
 

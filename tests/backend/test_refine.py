@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import DataDirFactory
 from edit_server import HEIGHT, WIDTH, frame_files, paint_params, pixels, run_job, tiny_server
 from PIL import Image
 from shots import write_shot
@@ -20,8 +21,8 @@ FRAMES = 16
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory):
-    with tiny_server(tmp_path_factory.mktemp("refine")) as c:
+def client(data_dirs: DataDirFactory):
+    with tiny_server(data_dirs("refine")) as c:
         yield c
 
 

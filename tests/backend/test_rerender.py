@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DataDirFactory
 from edit_server import OVERLAP, STEPS, WINDOW, frame_files, paint_params, pixels, run_job, tiny_server
 from shots import write_shot
 
@@ -17,8 +18,8 @@ FRAMES = 40
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory: pytest.TempPathFactory):
-    with tiny_server(tmp_path_factory.mktemp("rerender")) as c:
+def client(data_dirs: DataDirFactory):
+    with tiny_server(data_dirs("rerender")) as c:
         yield c
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from conftest import DataDirFactory
 
 from underpaint.engines.base import EngineError, PaintRequest, PromptSpan
 from underpaint.engines.registry import load_engine
@@ -14,8 +15,8 @@ FRAMES, WIDTH, HEIGHT = 6, 32, 24
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory):
-    return load_engine("tiny", tmp_path_factory.mktemp("data"), "cpu")
+def engine(data_dirs: DataDirFactory):
+    return load_engine("tiny", data_dirs("data"), "cpu")
 
 
 def paint(engine, request: PaintRequest) -> np.ndarray:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DataDirFactory
 from PIL import Image
 from safetensors.torch import load_file
 from shots import write_shot
@@ -44,8 +45,8 @@ def write_concept_art(folder: Path, count: int = 6, size: tuple[int, int] = (96,
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("data")
+def data_dir(data_dirs: DataDirFactory) -> Path:
+    directory = data_dirs("data")
     ensure_tiny_models(directory)
     return directory
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DataDirFactory
 from diffusers import WanVACEPipeline
 from peft import LoraConfig, get_peft_model_state_dict
 
@@ -32,8 +33,8 @@ HEIGHT, WIDTH = 32, 40  # 40 is not a multiple of 16: every paint exercises the 
 
 
 @pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("data")
+def data_dir(data_dirs: DataDirFactory) -> Path:
+    folder = data_dirs("data")
     # A one-window variant of the tiny set, for the 4k+1 padding case (and a fixed flow shift).
     (folder / "models.toml").write_text(
         '[tiny-vace-13]\nengine = "wan-vace"\nbuilder = "tiny-vace"\nwindow = 13\noverlap = 5\nflow_shift = 5.0\n'
