@@ -26,12 +26,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tests" / "backend"
 
 from shots import store_in_blobs, write_shot  # noqa: E402
 
+from underpaint.engines.pool import EngineCache  # noqa: E402
 from underpaint.engines.registry import get_model_set  # noqa: E402
-from underpaint.jobs.context import Services, open_services  # noqa: E402
+from underpaint.jobs.context import Services  # noqa: E402
 from underpaint.jobs.kinds.rerender import RerenderParams, rerender_region  # noqa: E402
 from underpaint.paint.edit import context_frames, plan_edit, run_edit  # noqa: E402
 from underpaint.paint.stylize import StylizeParams, run_stylize  # noqa: E402
-from underpaint.server.engine_pool import EngineCache  # noqa: E402
+from underpaint.server.services import open_services  # noqa: E402
 from underpaint.shot.package import ShotPackage  # noqa: E402
 
 SHOT_FRAMES, RANGE = 96, (45, 52)

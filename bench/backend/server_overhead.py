@@ -42,9 +42,9 @@ from shots import write_shot  # noqa: E402
 from underpaint.client import ServerClient  # noqa: E402
 from underpaint.control import make_controls  # noqa: E402
 from underpaint.engines.base import Engine  # noqa: E402
+from underpaint.engines.pool import detect_devices  # noqa: E402
 from underpaint.engines.registry import load_engine  # noqa: E402
 from underpaint.paint.stylize import StylizeParams, paint_request, plan_stylize  # noqa: E402
-from underpaint.server.engine_pool import detect_devices  # noqa: E402
 from underpaint.shot.package import load_package  # noqa: E402
 
 TARGET = 0.10

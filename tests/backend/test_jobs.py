@@ -13,15 +13,15 @@ import pytest
 from shots import store_in_blobs, write_shot
 from toy_engine import register_toy_engine
 
+from underpaint.engines.pool import EngineCache
 from underpaint.engines.registry import load_engine
 from underpaint.errors import InputError
 from underpaint.images import read_png
-from underpaint.jobs.context import open_services
 from underpaint.jobs.kinds import discover
 from underpaint.jobs.queue import JobQueue
 from underpaint.jobs.store import JobStore
 from underpaint.paint.stylize import StylizeParams, run_stylize
-from underpaint.server.engine_pool import EngineCache
+from underpaint.server.services import open_services
 from underpaint.shot.package import load_package
 from underpaint.takes.store import TakeImmutable, TakeStore
 

@@ -64,5 +64,6 @@ def test_bad_references_are_refused_at_submit(client: ServerClient, shot: str) -
 
 def test_an_engine_without_reference_images_says_so(client: ServerClient, shot: str) -> None:
     reference = client.upload_blob(png(np.full((16, 16, 3), 128, np.uint8)))
-    job = client.wait(client.submit("stylize", shot, paint_params(model="tiny", references=[reference])))
-    assert job["state"] == "failed" and "takes no reference images" in job["error"]["message"]
+    with pytest.raises(ServerError) as refused:
+        client.submit("stylize", shot, paint_params(model="tiny", references=[reference]))
+    assert refused.value.code == "unsupported_references" and "takes no reference images" in refused.value.message

@@ -16,11 +16,12 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from underpaint import __version__
+from underpaint.engines.pool import EngineLoader, detect_devices
 from underpaint.engines.registry import load_engine
-from underpaint.jobs.context import open_services
 from underpaint.jobs.kinds import discover
 from underpaint.jobs.queue import JobQueue
-from underpaint.server.engine_pool import EngineLoader, ModelCatalog, detect_devices
+from underpaint.server.catalog import ModelCatalog
+from underpaint.server.services import open_services
 
 from . import health, jobs, styles, takes, uploads
 from .auth import RequireToken

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from underpaint.blobs import BlobStore
 from underpaint.jobs.context import Services
 from underpaint.jobs.queue import JobQueue
-from underpaint.server.engine_pool import ModelCatalog
+from underpaint.server.catalog import ModelCatalog
 from underpaint.takes.store import TakeStore
 
 from .events import EventHub

@@ -91,7 +91,7 @@ def folder_bytes(folder: Path) -> int:
 
 def check_models(directory: Path) -> None:
     from underpaint.engines.base import EngineError
-    from underpaint.server.engine_pool import model_catalog
+    from underpaint.server.catalog import model_catalog
 
     try:
         catalog = model_catalog(directory)

@@ -155,10 +155,11 @@ def run(args: argparse.Namespace) -> int:
 
 def run_in_process(args: argparse.Namespace) -> list[Path]:
     """Paint here, through the same service function as the server's job worker."""
-    from underpaint.jobs.context import find_style_resolver
+    from underpaint.engines.pool import EngineCache
     from underpaint.paint.stylize import StylizeParams, run_stylize
     from underpaint.paths import data_dir
-    from underpaint.server.engine_pool import EngineCache, model_catalog, pick_default_model
+    from underpaint.server.catalog import model_catalog, pick_default_model
+    from underpaint.server.services import style_resolver
     from underpaint.shot.package import load_package
     from underpaint.takes.store import TakeStore, frame_file_name
 
@@ -174,7 +175,7 @@ def run_in_process(args: argparse.Namespace) -> list[Path]:
         engines=EngineCache(directory, args.device).get,
         default_model=None if args.model else pick_default_model(model_catalog(directory)),
         report=lambda progress: printer(progress.fraction, progress.message, progress.fraction >= 1),
-        resolve_style=find_style_resolver(directory),
+        resolve_style=style_resolver(directory),
     )
     out = args.out or Path.cwd() / f"{package.shot.shot}-{take_id}"
     out.mkdir(parents=True, exist_ok=True)

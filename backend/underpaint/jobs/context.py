@@ -15,20 +15,16 @@ touches the queue or the API.
 
 from __future__ import annotations
 
-import importlib
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from underpaint.blobs import BlobStore
 from underpaint.database import Database
-from underpaint.engines.base import Engine, StyleRef
-from underpaint.shot.package import ShotPackage, assemble_package, validate_package
-from underpaint.takes.store import DB_FILE, TAKES_DIR, TakeStore
+from underpaint.paint.context import EngineProvider, PaintServices, ProgressCallback, StopCheck
+from underpaint.shot.cache import ShotPackages
+from underpaint.shot.package import ShotPackage
 
 from .store import JobStore
 
@@ -37,66 +33,13 @@ class Interrupted(Exception):
     """The server is shutting down: the job stops and is recorded as failed ('interrupted'), not cancelled."""
 
 
-@dataclass(frozen=True)
-class Progress:
-    """A progress report: overall fraction 0..1, frames safely on disk, and a line for the artist."""
+@dataclass(kw_only=True)
+class Services(PaintServices):
+    """Everything shared by the API and all workers of one data directory (`server.services` opens it)."""
 
-    fraction: float
-    frames_done: int
-    frames_total: int
-    message: str
-
-
-ProgressCallback = Callable[[Progress], None]
-# Called often during a job; raises Cancelled (or Interrupted) when the job must stop.
-StopCheck = Callable[[], None]
-EngineProvider = Callable[[str], Engine]
-# (style name, weight) -> the LoRA to apply; raises InputError for an unknown style.
-StyleResolver = Callable[[str, float], StyleRef]
-
-
-def find_style_resolver(data_dir: Path) -> StyleResolver | None:
-    """The style registry's `resolve_style(name, weight, data_dir)`, bound to this data directory."""
-    try:
-        registry = importlib.import_module("underpaint.styles.registry")
-    except ModuleNotFoundError as exc:
-        if exc.name != "underpaint.styles.registry":
-            raise
-        return None
-    return lambda name, weight: registry.resolve_style(name, weight, data_dir)
-
-
-class ShotPackages:
-    """Shot packages assembled from uploaded blobs; each is fully decoded once, then trusted by its hash."""
-
-    def __init__(self, blobs: BlobStore) -> None:
-        self.blobs = blobs
-        self._validated: set[str] = set()
-        self._lock = threading.Lock()
-
-    def get(self, shot_sha256: str) -> ShotPackage:
-        package = assemble_package(shot_sha256, self.blobs)
-        with self._lock:
-            known = shot_sha256 in self._validated
-        if not known:
-            validate_package(package)
-            with self._lock:
-                self._validated.add(shot_sha256)
-        return package
-
-
-@dataclass
-class Services:
-    """Everything shared by the API and all workers of one data directory."""
-
-    data_dir: Path
     db: Database
-    blobs: BlobStore
-    takes: TakeStore
     jobs: JobStore
     packages: ShotPackages
-    default_model: Callable[[], str | None] = lambda: None
-    resolve_style: StyleResolver | None = None
 
 
 @dataclass
@@ -125,18 +68,3 @@ class JobKind:
     run: Callable[[JobContext, Any], None]
     check: Callable[[Any, ShotPackage | None, Services], None] | None = None
     needs_shot: bool = True
-
-
-def open_services(data_dir: Path, max_upload_bytes: int = 1 << 30) -> Services:
-    """The stores of one data directory: database, blobs, takes, jobs."""
-    db = Database(data_dir / DB_FILE)
-    blobs = BlobStore(data_dir / "blobs", max_upload_bytes)
-    return Services(
-        data_dir=data_dir,
-        db=db,
-        blobs=blobs,
-        takes=TakeStore(db, data_dir / TAKES_DIR),
-        jobs=JobStore(db),
-        packages=ShotPackages(blobs),
-        resolve_style=find_style_resolver(data_dir),
-    )

@@ -17,11 +17,12 @@ from pydantic import ValidationError
 
 from underpaint.blobs import check_sha256
 from underpaint.engines.base import Cancelled, EngineError
+from underpaint.engines.pool import EngineCache, EngineLoader
 from underpaint.errors import InputError
-from underpaint.server.engine_pool import EngineCache, EngineLoader
+from underpaint.paint.context import Progress
 from underpaint.shot.package import describe_errors
 
-from .context import Interrupted, JobContext, JobKind, Progress, Services
+from .context import Interrupted, JobContext, JobKind, Services
 from .store import Job
 
 log = logging.getLogger("underpaint.jobs")

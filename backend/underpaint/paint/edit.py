@@ -1,6 +1,7 @@
 """Edit a take — "fix this part only": the service behind the `rerender` and `refine` job kinds.
 
-    KIND = edit_kind("rerender", RerenderParams, rerender_region)
+    plan = plan_edit(package, params, rerender_region, services)
+    take_id = run_edit(package, plan, "rerender", takes=takes, engines=cache.get)
 
 An edit reads as the method:
 
@@ -35,15 +36,14 @@ from underpaint.control import DepthRange
 from underpaint.engines.base import Engine, EngineError
 from underpaint.engines.registry import ModelSet, engine_factory, get_model_set
 from underpaint.errors import InputError
-from underpaint.jobs.context import JobContext, JobKind, ProgressCallback, Services, StopCheck, StyleResolver
-from underpaint.jobs.kinds.stylize import check as check_paint
+from underpaint.paint.context import PaintServices, ProgressCallback, StopCheck, StyleResolver
 from underpaint.paint.stylize import (
     PaintParams,
     ProgressReporter,
     StylizeParams,
     StylizePlan,
+    check_stylize,
     frame_range,
-    load_references,
     painted_frames,
     plan_stylize,
     prepare_paint,
@@ -174,13 +174,13 @@ def plan_edit(
     package: ShotPackage,
     params: EditParams,
     region_of: RegionBuilder,
-    services: Services,
+    services: PaintServices,
 ) -> EditPlan:
     """Check an edit against its parent and shot (raises `InputError`) and settle the span it paints."""
     parent = editable_parent(services.takes, params.parent_take, package)
     whole = paint_params(parent, params, (parent.frame_start, parent.frame_end))
-    check_paint(whole, package, services)  # model set, controls, colour render, styles, references: as a stylize
     whole_plan = plan_stylize(package, whole, services.default_model())
+    check_stylize(whole, whole_plan, services)  # model set, controls, styles, references: as a stylize
     region = region_of(params, parent, whole_plan, package, services.blobs)
     context = context_frames(get_model_set(whole_plan.model, services.data_dir), services.data_dir, params.context)
     span = (max(parent.frame_start, region.frames[0] - context), min(parent.frame_end, region.frames[-1] + context))
@@ -277,23 +277,3 @@ def run_edit(
     record_painting(takes, take.id, paint, measure)
     progress.say("done")
     return take.id
-
-
-def edit_kind(name: str, params: type[EditParams], region_of: RegionBuilder) -> JobKind:
-    """A job kind that edits a take within the region `region_of` gives; everything is checked at submit."""
-
-    def check(parsed: EditParams, package: ShotPackage | None, services: Services) -> None:
-        assert package is not None  # an edit needs a shot, so the queue assembled one
-        plan_edit(package, parsed, region_of, services)
-
-    def run(ctx: JobContext, parsed: EditParams) -> None:
-        package = ctx.package()
-        plan = plan_edit(package, parsed, region_of, ctx.services)
-        run_edit(
-            package, plan, name,
-            takes=ctx.services.takes, engines=ctx.engines, report=ctx.report, check=ctx.check,
-            on_take=ctx.set_take, resolve_style=ctx.services.resolve_style,
-            references=load_references(ctx.services.blobs, plan.params.references),
-        )
-
-    return JobKind(name, params, run, check)

@@ -31,9 +31,17 @@ from underpaint.control import ControlSet, DepthRange, ResizePlan, color_video, 
 from underpaint.control.build import check_control_kinds
 from underpaint.control.registry import CONTROLS, check_names
 from underpaint.engines.base import Cancelled, ControlSetting, Engine, EngineError, PaintRequest, PromptSpan
+from underpaint.engines.registry import engine_factory, get_model_set
 from underpaint.errors import InputError
 from underpaint.images import read_png
-from underpaint.jobs.context import EngineProvider, Progress, ProgressCallback, StopCheck, StyleResolver
+from underpaint.paint.context import (
+    EngineProvider,
+    PaintServices,
+    Progress,
+    ProgressCallback,
+    StopCheck,
+    StyleResolver,
+)
 from underpaint.shot.package import ShotPackage
 from underpaint.takes.store import TakeStore
 
@@ -200,6 +208,36 @@ def plan_stylize(package: ShotPackage, params: StylizeParams, default_model: str
         raise InputError("missing_color", f"shot {package.shot.shot!r} was exported without the colour render")
     resize = ResizePlan.fit(package.size, size, params.fit)
     return StylizePlan(frames, size, model, resize, prompt_spans(params, package, frames))
+
+
+def check_stylize(params: PaintParams, plan: StylizePlan, services: PaintServices) -> None:
+    """Refuse at submit what would fail later: the model set, controls it lacks, styles, reference images.
+
+    The shot-level checks (frames, passes, colour render) are `plan_stylize`'s.
+    """
+    try:
+        model_set = get_model_set(plan.model, services.data_dir)
+        capabilities = engine_factory(model_set.engine).capabilities(model_set, services.data_dir)
+    except EngineError as exc:
+        raise InputError("unknown_model", str(exc)) from exc
+    lacking = [name for name in params.controls if name not in capabilities.controls]
+    if lacking:
+        raise InputError(
+            "unsupported_control",
+            f"model set {plan.model!r} has no {', '.join(lacking)} control; it has {', '.join(capabilities.controls)}",
+        )
+    if params.references and not capabilities.references:
+        raise InputError(
+            "unsupported_references",
+            f"model set {plan.model!r} takes no reference images; carry the look with a style, or paint with a "
+            "model set that takes them",
+        )
+    if params.styles:
+        if services.resolve_style is None:
+            raise InputError("unknown_style", "this server has no style registry; remove 'styles' from the request")
+        for style in params.styles:
+            services.resolve_style(style.name, style.weight)
+    load_references(services.blobs, params.references)
 
 
 class ProgressReporter:

@@ -1,3 +1,2 @@
-"""The server's engines: the engine each worker keeps loaded between jobs, and the model catalog that
-says which model sets this machine can paint with (`engine_pool`). Imports nothing of the job queue or the
-paint services."""
+"""The server's wiring: the stores of one data directory opened once (`services`), and the model catalog
+`/v1/health` shows (`catalog`). Nothing here knows HTTP; `api` does."""

@@ -19,7 +19,8 @@ from underpaint.blobs import SHA256, BlobStore
 from underpaint.control import object_masks
 from underpaint.errors import InputError
 from underpaint.images import read_png
-from underpaint.paint.edit import EditParams, FrameSpan, Region, edit_kind
+from underpaint.jobs.kinds.edits import edit_kind
+from underpaint.paint.edit import EditParams, FrameSpan, Region
 from underpaint.paint.stylize import StylizePlan
 from underpaint.shot.package import ShotPackage
 from underpaint.takes.composite import dilate

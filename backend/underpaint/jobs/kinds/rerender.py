@@ -12,7 +12,8 @@ from pydantic import Field
 
 from underpaint.blobs import BlobStore
 from underpaint.errors import InputError
-from underpaint.paint.edit import EditParams, FrameSpan, Region, edit_kind
+from underpaint.jobs.kinds.edits import edit_kind
+from underpaint.paint.edit import EditParams, FrameSpan, Region
 from underpaint.paint.stylize import StylizePlan
 from underpaint.shot.package import ShotPackage
 from underpaint.takes.store import Take

@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-from underpaint.engines.base import EngineError
-from underpaint.engines.registry import get_model_set
-from underpaint.errors import InputError
 from underpaint.jobs.context import JobContext, JobKind, Services
-from underpaint.paint.stylize import StylizeParams, load_references, plan_stylize, run_stylize
+from underpaint.paint.stylize import StylizeParams, check_stylize, load_references, plan_stylize, run_stylize
 from underpaint.shot.package import ShotPackage
 
 
 def check(params: StylizeParams, package: ShotPackage | None, services: Services) -> None:
-    """Refuse at submit time what would fail later: ranges, controls, model set, styles, reference images."""
+    """Refuse at submit time what would fail later: ranges, passes, model set, controls, styles, references."""
     assert package is not None  # KIND needs a shot, so the queue assembled one
-    plan = plan_stylize(package, params, services.default_model())
-    try:
-        get_model_set(plan.model, services.data_dir)
-    except EngineError as exc:
-        raise InputError("unknown_model", str(exc)) from exc
-    if params.styles:
-        if services.resolve_style is None:
-            raise InputError("unknown_style", "this server has no style registry; remove 'styles' from the request")
-        for style in params.styles:
-            services.resolve_style(style.name, style.weight)
-    load_references(services.blobs, params.references)
+    check_stylize(params, plan_stylize(package, params, services.default_model()), services)
 
 
 def run(ctx: JobContext, params: StylizeParams) -> None:

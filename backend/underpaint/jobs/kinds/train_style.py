@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from underpaint.blobs import BlobStore, check_sha256
 from underpaint.errors import InputError
-from underpaint.jobs.context import JobContext, JobKind, Progress, Services
+from underpaint.jobs.context import JobContext, JobKind, Services
+from underpaint.paint.context import Progress
 from underpaint.shot.package import ShotPackage
 from underpaint.styles.dataset import check_relative_name
 from underpaint.styles.request import TrainConfig, check_request

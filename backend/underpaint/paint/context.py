@@ -1,0 +1,44 @@
+"""What the paint services are given: the stores they read and write, and the callbacks of a long job.
+
+The job worker and `underpaint stylize` both build these; nothing here knows
+about the queue or HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from underpaint.blobs import BlobStore
+from underpaint.engines.base import Engine, StyleRef
+from underpaint.takes.store import TakeStore
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress report: overall fraction 0..1, frames safely on disk, and a line for the artist."""
+
+    fraction: float
+    frames_done: int
+    frames_total: int
+    message: str
+
+
+ProgressCallback = Callable[[Progress], None]
+# Called often during a job; raises Cancelled (or the worker's Interrupted) when the job must stop.
+StopCheck = Callable[[], None]
+EngineProvider = Callable[[str], Engine]
+# (style name, weight) -> the LoRA to apply; raises InputError for an unknown style.
+StyleResolver = Callable[[str, float], StyleRef]
+
+
+@dataclass(kw_only=True)
+class PaintServices:
+    """The stores of one data directory that painting reads and writes."""
+
+    data_dir: Path
+    blobs: BlobStore
+    takes: TakeStore
+    default_model: Callable[[], str | None] = lambda: None
+    resolve_style: StyleResolver | None = None
