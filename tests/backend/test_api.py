@@ -17,8 +17,10 @@ from PIL import Image
 from shots import write_shot
 from toy_engine import TOY_ENGINE_DIR, register_toy_engine
 
+from underpaint.api.app import ServerSettings, create_app
 from underpaint.cli import doctor
 from underpaint.client import ServerClient
+from underpaint.jobs.kinds import discover
 
 STEPS = 5
 
@@ -231,3 +233,21 @@ def test_a_second_server_on_the_same_data_is_refused(server: LiveServer) -> None
     )
     assert result.returncode == 1 and "another underpaint server is already using" in result.stderr
     assert httpx.get(f"{server.url}/v1/health").status_code == 200
+
+
+def test_openapi_documents_every_job_kind_and_the_error_body(tmp_path: Path) -> None:
+    spec = create_app(ServerSettings(tmp_path)).openapi()
+    body = spec["paths"]["/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert body["discriminator"]["propertyName"] == "kind"
+    assert set(body["discriminator"]["mapping"]) == set(discover())
+    schemas = spec["components"]["schemas"]
+    stylize = schemas["StylizeJob"]["properties"]["params"]["$ref"].rsplit("/", 1)[1]
+    assert {"prompt", "controls", "frames"} <= set(schemas[stylize]["properties"])
+    assert schemas[stylize]["properties"]["controls"]["propertyNames"]["enum"] == ["depth", "normal", "pose", "edges"]
+    for path, methods in spec["paths"].items():
+        assert path.startswith("/v1/")
+        for method, operation in methods.items():
+            for status in ("400", "404", "422", "500"):
+                assert operation["responses"][status]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/ErrorOut"
+                }, f"{method.upper()} {path} {status}"

@@ -26,9 +26,12 @@ from underpaint.server.services import open_services
 from . import health, jobs, styles, takes, uploads
 from .auth import RequireToken
 from .deps import Server
-from .errors import install_error_handlers
+from .errors import ERROR_RESPONSES, install_error_handlers
 from .events import EventHub
 from .limits import BodyLimit
+
+# Every route is under it, set once here.
+API_PREFIX = "/v1"
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,8 @@ class ServerSettings:
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
+    kinds = discover()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         services = open_services(settings.data_dir, settings.max_upload_bytes)
@@ -51,7 +56,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         # The workers wait for the catalog's warm-up to import the engines (diffusers, transformers): two
         # threads importing them at once can fail, as transformers' lazy imports are not thread-safe.
         devices = settings.devices or detect_devices()
-        queue = JobQueue(services, discover(), devices, settings.engine_loader, ready=catalog.warm)
+        queue = JobQueue(services, kinds, devices, settings.engine_loader, ready=catalog.warm)
         hub = EventHub()
         hub.bind(asyncio.get_running_loop())
         queue.subscribe(hub.notify)
@@ -71,8 +76,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for module in (health, uploads, jobs, takes, styles):
-        app.include_router(module.router)
+    for router in (health.router, uploads.router, jobs.router(kinds), takes.router, styles.router):
+        app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.add_middleware(BodyLimit, json_bytes=settings.max_json_bytes, upload_bytes=settings.max_upload_bytes)
     if settings.token is not None:
         app.add_middleware(RequireToken, token=settings.token)  # added last: runs first, before any body is read

@@ -16,7 +16,7 @@ router = APIRouter()
 log = logging.getLogger("underpaint.api")
 
 
-@router.get("/v1/health", response_model=HealthOut)
+@router.get("/health", response_model=HealthOut)
 def health(server: ServerDep) -> HealthOut:
     try:
         models = server.catalog.models()

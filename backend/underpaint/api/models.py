@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from underpaint.jobs.context import JobKind
 
 Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 JobState = Literal["queued", "running", "done", "failed", "cancelled"]
@@ -81,10 +84,25 @@ class MissingOut(BaseModel):
     missing: list[str]
 
 
-class JobIn(_In):
-    kind: str = Field(max_length=64, description="stylize | rerender | refine | train_style")
-    shot: str | None = Field(None, max_length=64, description="sha256 of the shot.json blob")
-    params: dict[str, Any] = Field(default_factory=dict)
+def job_request(kinds: Mapping[str, JobKind]) -> Any:
+    """The submit body: one model per kind (`{"kind": name, "shot": sha256, "params": <its params>}`),
+    told apart by `kind`."""
+    models: list[Any] = [
+        create_model(
+            f"{''.join(part.capitalize() for part in name.split('_'))}Job",
+            __base__=_In,
+            __doc__=(kind.params.__doc__ or f"A {name} job.").strip(),
+            kind=(Literal[name], Field(description="the job kind")),  # type: ignore[valid-type, arg-type]
+            # Checked by the queue (`invalid_sha256`, like every other sha256 in a path or query).
+            shot=(str | None, Field(None, max_length=64, description="sha256 of the shot.json blob (kinds that "
+                                    "paint a shot)")),
+            params=(kind.params, ...),
+        )
+        for name, kind in sorted(kinds.items())
+    ]
+    if len(models) == 1:
+        return models[0]
+    return Annotated[Union[tuple(models)], Field(discriminator="kind")]  # noqa: UP007 (built from a tuple)
 
 
 class JobCreated(BaseModel):

@@ -20,13 +20,13 @@ class StyleList(BaseModel):
     styles: list[StyleSummary]
 
 
-@router.get("/v1/styles", response_model=StyleList)
+@router.get("/styles", response_model=StyleList)
 def get_styles(server: ServerDep) -> StyleList:
     """Every trained style, by name: base model set, trigger word, training summary."""
     return StyleList(styles=[card.summary() for card in list_styles(server.services.data_dir)])
 
 
-@router.get("/v1/styles/{name}", response_model=StyleCard)
+@router.get("/styles/{name}", response_model=StyleCard)
 def get_style(name: str, server: ServerDep) -> StyleCard:
     """One style's full card: its training images, loss curve and validation renders."""
     return read_card(server.services.data_dir, name)

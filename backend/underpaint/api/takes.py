@@ -17,17 +17,17 @@ router = APIRouter()
 FRAME_NAME = re.compile(r"^(-?\d{1,9})\.png$")
 
 
-@router.get("/v1/takes", response_model=TakeList)
+@router.get("/takes", response_model=TakeList)
 def list_takes(takes: TakesDep, shot: Annotated[str | None, Query(max_length=256)] = None) -> TakeList:
     return TakeList(takes=[TakeOut(**t.to_json()) for t in takes.list(shot)])
 
 
-@router.get("/v1/takes/{take_id}", response_model=TakeOut)
+@router.get("/takes/{take_id}", response_model=TakeOut)
 def get_take(take_id: str, takes: TakesDep) -> TakeOut:
     return TakeOut(**takes.get(take_id).to_json())
 
 
-@router.get("/v1/takes/{take_id}/frames/{frame_name}", response_class=FileResponse,
+@router.get("/takes/{take_id}/frames/{frame_name}", response_class=FileResponse,
             responses={200: {"content": {"image/png": {}}}})
 def get_frame(take_id: str, frame_name: str, takes: TakesDep) -> FileResponse:
     """Frame `<Blender frame number>.png` of a take, once it is on disk."""

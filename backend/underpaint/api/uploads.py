@@ -22,7 +22,7 @@ OCTET_STREAM_BODY = {
 }
 
 
-@router.post("/v1/blobs", response_model=BlobOut, openapi_extra=OCTET_STREAM_BODY)
+@router.post("/blobs", response_model=BlobOut, openapi_extra=OCTET_STREAM_BODY)
 async def upload_blob(
     request: Request,
     blobs: BlobsDep,
@@ -40,7 +40,7 @@ async def upload_blob(
     return BlobOut(sha256=info.sha256, size=info.size)
 
 
-@router.post("/v1/blobs/missing", response_model=MissingOut)
+@router.post("/blobs/missing", response_model=MissingOut)
 def missing_blobs(body: MissingIn, blobs: BlobsDep) -> MissingOut:
     """Which of these blobs the server lacks: a client uploads only those."""
     return MissingOut(missing=blobs.missing(body.sha256))

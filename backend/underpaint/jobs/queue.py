@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from underpaint.blobs import check_sha256
 from underpaint.engines.base import Cancelled, EngineError
@@ -79,16 +79,18 @@ class JobQueue:
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
-    def submit(self, kind_name: str, shot: str | None, params: dict[str, Any]) -> Job:
-        """Validate a job completely (params, shot package, kind checks), then queue it."""
+    def submit(self, kind_name: str, shot: str | None, params: dict[str, Any] | BaseModel) -> Job:
+        """Validate a job completely (params, shot package, kind checks), then queue it.
+
+        `params` may come parsed already (the API's typed body) or as JSON data.
+        """
         kind = self.kinds.get(kind_name)
         if kind is None:
             raise InputError("unknown_kind", f"unknown job kind {kind_name!r}; this server runs {sorted(self.kinds)}")
-        try:
-            parsed = kind.params.model_validate(params)
-        except ValidationError as exc:
-            errors = [{**e, "loc": ("params", *e["loc"])} for e in exc.errors()]
-            raise InputError("invalid_params", f"invalid job params: {describe_errors(errors)}", 422) from exc
+        if isinstance(params, kind.params):
+            parsed = params
+        else:
+            parsed = self._parse(kind, params)
         package = None
         if kind.needs_shot:
             if not shot:
@@ -102,6 +104,15 @@ class JobQueue:
             self._cond.notify_all()
         self._announce(job.id)
         return job
+
+    @staticmethod
+    def _parse(kind: JobKind, params: dict[str, Any] | BaseModel) -> BaseModel:
+        data = params.model_dump(mode="json") if isinstance(params, BaseModel) else params
+        try:
+            return kind.params.model_validate(data)
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("params", *e["loc"])} for e in exc.errors()]
+            raise InputError("invalid_params", f"invalid job params: {describe_errors(errors)}", 422) from exc
 
     def cancel(self, job_id: str) -> Job:
         job = self.services.jobs.request_cancel(job_id)

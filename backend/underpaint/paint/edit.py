@@ -175,12 +175,19 @@ def plan_edit(
     params: EditParams,
     region_of: RegionBuilder,
     services: PaintServices,
+    *,
+    check: bool = True,
 ) -> EditPlan:
-    """Check an edit against its parent and shot (raises `InputError`) and settle the span it paints."""
+    """Check an edit against its parent and shot (raises `InputError`) and settle the span it paints.
+
+    `check` also refuses what a stylize would (model set, controls, styles, reference images): at
+    submit; the worker, planning the checked job again, skips it (and so decodes no image twice).
+    """
     parent = editable_parent(services.takes, params.parent_take, package)
     whole = paint_params(parent, params, (parent.frame_start, parent.frame_end))
     whole_plan = plan_stylize(package, whole, services.default_model())
-    check_stylize(whole, whole_plan, services)  # model set, controls, styles, references: as a stylize
+    if check:
+        check_stylize(whole, whole_plan, services)
     region = region_of(params, parent, whole_plan, package, services.blobs)
     context = context_frames(get_model_set(whole_plan.model, services.data_dir), services.data_dir, params.context)
     span = (max(parent.frame_start, region.frames[0] - context), min(parent.frame_end, region.frames[-1] + context))

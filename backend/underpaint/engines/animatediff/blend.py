@@ -1,14 +1,12 @@
-"""Per-step latent blending: keeping known content while the rest of a window is denoised.
+"""Per-step latent blending for edits: keeping known content while the rest of the shot is denoised.
 
 RePaint-style: wherever `keep` is 1, the latents are replaced after every
 denoising step by the known clean latents noised to the level of the next
-step, with the same noise the window started from (so with DDIM the kept part
-follows exactly the trajectory it would have followed on its own). The model
-sees the kept part at every step and paints the rest to match it.
-
-The context windows use whole kept frames. Edits (re-render a range, refine a
-region) are the same operation with a mask that is 1 outside the region; the
-mask may be soft (0..1) at latent resolution.
+step, with the same per-frame noise the shot started from (so with DDIM the
+kept part follows exactly the trajectory it would have followed on its own).
+The model sees the kept part at every step and paints the rest to match it.
+An edit (re-render a range, refine a region) keeps everything outside its
+repaint mask; the mask may be soft (0..1) at latent resolution.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ import torch.nn.functional as F
 
 @dataclass
 class FixedLatents:
-    """Known clean latents and where to keep them, for one window.
+    """Known clean latents and where to keep them, for the whole shot.
 
     Tensors are laid out like the pipeline's latents, (batch, channels, frames,
     height, width); `keep` has one channel and broadcasts over the others.
@@ -44,17 +42,6 @@ class FixedLatents:
         kept = self.at(scheduler, noise, timestep).to(latents.dtype)
         keep = self.keep.to(device=latents.device, dtype=latents.dtype)
         return latents * (1 - keep) + kept * keep
-
-
-def whole_frames(known: torch.Tensor, frames: int) -> FixedLatents:
-    """Keep the first `known.shape[2]` of `frames` frames entirely; paint the rest freely."""
-    batch, _, count, height, width = known.shape
-    keep = torch.zeros((batch, 1, frames, height, width), dtype=known.dtype, device=known.device)
-    keep[:, :, :count] = 1
-    pad = torch.zeros(
-        (batch, known.shape[1], frames - count, height, width), dtype=known.dtype, device=known.device
-    )
-    return FixedLatents(known=torch.cat([known, pad], dim=2), keep=keep)
 
 
 def outside_repaint_mask(known: torch.Tensor, repaint_mask: torch.Tensor) -> FixedLatents:

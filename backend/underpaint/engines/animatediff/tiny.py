@@ -20,8 +20,9 @@ from ..base import CONTROL_TYPES
 from ..builds import build_once
 from . import architectures as arch
 
-# Bump when the tiny configs or layout change: a folder with another stamp is rebuilt.
-TINY_VERSION = "4"
+# Bump when the tiny configs or layout change: a folder with another stamp is rebuilt. The controls
+# are part of it, so a control added to the registry gets its tiny ControlNet without a bump.
+TINY_VERSION = "4:" + ",".join(CONTROL_TYPES)
 SEED = 20240611
 
 BASE = "base"

@@ -21,7 +21,7 @@ def edit_kind(name: str, params: type[EditParams], region_of: RegionBuilder) -> 
 
     def run(ctx: JobContext, parsed: EditParams) -> None:
         package = ctx.package()
-        plan = plan_edit(package, parsed, region_of, ctx.services)
+        plan = plan_edit(package, parsed, region_of, ctx.services, check=False)  # checked at submit
         run_edit(
             package, plan, name,
             takes=ctx.services.takes, engines=ctx.engines, report=ctx.report, check=ctx.check,
