@@ -26,7 +26,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "takes": {"control", "shot"},
     "qc": {"takes", "shot", "control"},
     "styles": {"engines", "shot", "control", "takes"},
-    "paint": {"styles", "engines", "takes", "control", "shot"},
+    "paint": {"styles", "qc", "engines", "takes", "control", "shot"},
     "jobs": {"paint", "styles", "engines", "takes", "control", "shot"},
     "server": {"jobs", "paint", "styles", "engines", "takes", "control", "shot"},
     "client": {"shot"},

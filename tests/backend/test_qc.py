@@ -7,15 +7,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import DataDirFactory
 from PIL import Image
 from shots import OBJECTS, ball_step, write_shot
 
+from underpaint.blobs import BlobStore
 from underpaint.cli import main
+from underpaint.engines.pool import EngineCache
 from underpaint.errors import InputError
 from underpaint.images import encode_png
+from underpaint.jobs.kinds.rerender import RerenderParams, rerender_region
+from underpaint.paint.context import PaintServices
+from underpaint.paint.edit import plan_edit, run_edit
+from underpaint.paint.stylize import StylizeParams, run_stylize
 from underpaint.qc.report import measure
 from underpaint.qc.warp import pair_error, valid_pixels
 from underpaint.shot.package import load_package
+from underpaint.takes.store import TakeStore
 
 FRAMES, WIDTH, HEIGHT = 8, 96, 64
 # The rough colour render followed along its own motion changes only where pixels are resampled.
@@ -129,3 +137,30 @@ def test_an_even_take_reports_no_worst_range(shot: Path, tmp_path: Path, capsys:
     folder = write_frames(tmp_path / "even", colour_frames(shot))
     assert main(["qc", str(shot), str(folder)]) == 0
     assert "no frame pair stands out" in capsys.readouterr().out
+
+
+def test_every_take_records_its_flicker_and_an_edit_rescores_only_what_it_changed(
+    shot: Path, data_dirs: DataDirFactory
+) -> None:
+    data_dir = data_dirs("takes")
+    package = load_package(shot)
+    takes = TakeStore.open(data_dir)
+    engines = EngineCache(data_dir, "cpu")
+    services = PaintServices(data_dir=data_dir, blobs=BlobStore(data_dir / "blobs"), takes=takes)
+    params = StylizeParams(prompt="a painted ball", model="tiny", steps=2, width=48, height=32, seed=1)
+    parent = takes.get(run_stylize(package, params, takes=takes, engines=engines.get))
+    temporal = parent.metrics["temporal"]
+    assert [p["frames"] for p in temporal["pairs"]] == [[n, n + 1] for n in range(1, FRAMES)]
+    assert temporal["floor"]["median"] is not None and temporal["median"] > 0
+    # The recorded figures are `underpaint qc`'s over the take's frames as delivered.
+    frames_dir = write_frames(shot.parent / "parent", {n: takes.read_frame(parent.id, n) for n in parent.frames})
+    assert measure(package, frames_dir).to_json()["pairs"] == temporal["pairs"]
+
+    edit = RerenderParams(parent_take=parent.id, frames=(4, 5), context=1)
+    plan = plan_edit(package, edit, rerender_region, services)
+    child = takes.get(run_edit(package, plan, "rerender", takes=takes, engines=engines.get))
+    rescored = child.metrics["temporal"]["pairs"]
+    untouched = [i for i, p in enumerate(temporal["pairs"]) if not {4, 5} & set(p["frames"])]
+    assert [rescored[i] for i in untouched] == [temporal["pairs"][i] for i in untouched]
+    frames_dir = write_frames(shot.parent / "child", {n: takes.read_frame(child.id, n) for n in child.frames})
+    assert measure(package, frames_dir).to_json()["pairs"] == rescored

@@ -49,6 +49,7 @@ from underpaint.paint.stylize import (
     prepare_paint,
     record_painting,
 )
+from underpaint.paint.temporal import temporal_metrics
 from underpaint.shot.package import ShotPackage, describe_validation_error
 from underpaint.takes.composite import composite, copy_frame, feathered_alpha
 from underpaint.takes.seams import edit_seams
@@ -279,7 +280,12 @@ def run_edit(
             lambda f: takes.read_frame(take.id, f), lambda f: takes.read_frame(parent.id, f), plan.region.frames,
             (parent.frame_start, parent.frame_end), plan.region.masks, plan.region.feather,
         )
-        return {"seams": seams}
+        progress.say("measuring flicker along the shot's motion")
+        temporal = temporal_metrics(
+            package, takes, take.id, list(range(parent.frame_start, parent.frame_end + 1)), span.resize,
+            parent=parent.metrics.get("temporal"), changed=plan.region.frames,
+        )
+        return {"seams": seams, **temporal}
 
     record_painting(takes, take.id, paint, measure)
     progress.say("done")

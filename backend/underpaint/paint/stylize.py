@@ -42,6 +42,7 @@ from underpaint.paint.context import (
     StopCheck,
     StyleResolver,
 )
+from underpaint.paint.temporal import temporal_metrics
 from underpaint.shot.package import ShotPackage
 from underpaint.takes.store import TakeStore
 
@@ -373,7 +374,11 @@ def run_stylize(
             takes.write_frame(take.id, frame, rgb)
             progress.frame_written(frame)
 
-    record_painting(takes, take.id, paint)
+    def measure() -> dict[str, Any]:
+        progress.say("measuring flicker along the shot's motion")
+        return temporal_metrics(package, takes, take.id, plan.frames, plan.resize)
+
+    record_painting(takes, take.id, paint, measure)
     progress.say("done")
     return take.id
 

@@ -13,14 +13,15 @@ the artist can re-render exactly that range.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
 from PIL import Image
 
+from underpaint.control.resize import ResizePlan, to_uint8
 from underpaint.errors import InputError
 from underpaint.images import read_png
 from underpaint.shot.package import ShotPackage
@@ -114,24 +115,43 @@ def score_pairs(
     videos: dict[str, Callable[[int], np.ndarray]],
     motion: Callable[[int], np.ndarray],
     on_pair: Callable[[int, PairError], None] | None = None,
+    known: Mapping[str, Mapping[int, PairScore]] | None = None,
 ) -> dict[str, list[PairScore]]:
     """The warp error of every consecutive pair of `numbers` in each video, decoding each frame's motion once.
 
-    `on_pair` sees the first video's result for each pair (the take's, for heat maps).
+    `known[video][first]` is a pair already scored (an edit's parent, where neither frame changed): it is
+    taken as is, and frames only such pairs need are never read. `on_pair` sees the first video's
+    result for each pair it scores (the take's, for heat maps).
     """
+    known = known or {}
     scores: dict[str, list[PairScore]] = {name: [] for name in videos}
     first_video = next(iter(videos))
-    previous = {name: read(numbers[0]) for name, read in videos.items()}
-    previous_motion = motion(numbers[0])
+    frames: dict[tuple[str, int], np.ndarray] = {}
+    motions: dict[int, np.ndarray] = {}
+
+    def frame(name: str, number: int) -> np.ndarray:
+        if (name, number) not in frames:
+            frames[(name, number)] = videos[name](number)
+        return frames[(name, number)]
+
+    def motion_of(number: int) -> np.ndarray:
+        if number not in motions:
+            motions[number] = motion(number)
+        return motions[number]
+
     for first, second in zip(numbers, numbers[1:], strict=False):
-        current = {name: read(second) for name, read in videos.items()}
-        current_motion = motion(second)
         for name in videos:
-            result = pair_error(previous[name], current[name], previous_motion, current_motion)
+            reused = known.get(name, {}).get(first)
+            if reused is not None:
+                scores[name].append(reused)
+                continue
+            result = pair_error(frame(name, first), frame(name, second), motion_of(first), motion_of(second))
             scores[name].append(PairScore(first, result.error, result.valid_fraction))
             if on_pair is not None and name == first_video:
                 on_pair(first, result)
-        previous, previous_motion = current, current_motion
+        for key in [k for k in frames if k[1] <= first]:  # only the next pair's frames are kept
+            del frames[key]
+        motions.pop(first, None)
     return scores
 
 
@@ -173,11 +193,36 @@ def measure(
     if len(numbers) < 2:
         raise InputError("invalid_frames", "temporal QC needs at least two frames")
     size = _painted_size(frames_dir / f"{numbers[0]:04d}.png", package.size)
-    videos = {"take": read_painted(frames_dir, numbers, size)}
+    # Frames of the shot's aspect: the plan is a pure scale.
+    plan = ResizePlan.fit(package.size, size, "crop")
+    return measure_frames(package, numbers, read_painted(frames_dir, numbers, size), plan, on_pair)
+
+
+def measure_frames(
+    package: ShotPackage,
+    numbers: Sequence[int],
+    read: Callable[[int], np.ndarray],
+    plan: ResizePlan,
+    on_pair: Callable[[int, PairError], None] | None = None,
+    parent: TemporalReport | None = None,
+    changed: Collection[int] = (),
+) -> TemporalReport:
+    """The temporal report of frames `read(n)` painted over `package` through `plan` (a take's resize).
+
+    With `parent` (the report of the take an edit started from), pairs of which neither frame is in
+    `changed` are the parent's, and so is the colour floor: an edit's report costs what it changed.
+    """
+    _check_motion(package)
+    videos = {"take": read}
     if package.has_color():
-        videos["floor"] = _scaled_color(package, size)
-    scale = (size[0] / package.size[0], size[1] / package.size[1])
-    scores = score_pairs(numbers, videos, _motion_reader(package, size, scale), on_pair)
+        videos["floor"] = lambda n: to_uint8(plan.apply(package.read_color(n).astype(np.float32) / 255.0))
+    known: dict[str, dict[int, PairScore]] = {}
+    if parent is not None:
+        changed = set(changed)
+        known["take"] = {p.first: p for p in parent.pairs if p.first not in changed and p.first + 1 not in changed}
+        if parent.floor is not None:
+            known["floor"] = {p.first: p for p in parent.floor}
+    scores = score_pairs(numbers, videos, _motion_reader(package, plan), on_pair, known)
     report = summarise(scores["take"])
     if "floor" in scores:
         report.floor = scores["floor"]
@@ -201,23 +246,43 @@ def _painted_size(first: Path, shot_size: tuple[int, int]) -> tuple[int, int]:
     return size
 
 
-def _motion_reader(package: ShotPackage, size: tuple[int, int], scale: tuple[float, float]) -> Callable[
-    [int], np.ndarray
-]:
+def _motion_reader(package: ShotPackage, plan: ResizePlan) -> Callable[[int], np.ndarray]:
+    """Each frame's Vector pass through the resize plan, in generation pixels (NaN in letterbox bars: never
+    compared)."""
+    sx0, sy0, sx1, sy1 = plan.source_box
+    tx0, ty0, tx1, ty1 = plan.target_box
+    scale = np.array([(tx1 - tx0) / (sx1 - sx0), (ty1 - ty0) / (sy1 - sy0)] * 2, np.float32)
+
     def read(number: int) -> np.ndarray:
         motion = package.read_passes(number).motion
         assert motion is not None  # _check_motion: the pass is declared, so read_passes decoded it
-        if size == package.size:
+        if plan.size == package.size and plan.target_box == (0, 0, *plan.size):
             return motion
-        resized = cv2.resize(motion, size, interpolation=cv2.INTER_NEAREST)
-        return resized * np.array([scale[0], scale[1], scale[0], scale[1]], np.float32)
+        return plan.apply(motion, fill=float("nan")) * scale
 
     return read
 
 
-def _scaled_color(package: ShotPackage, size: tuple[int, int]) -> Callable[[int], np.ndarray]:
-    def read(number: int) -> np.ndarray:
-        color = package.read_color(number)
-        return color if size == package.size else cv2.resize(color, size, interpolation=cv2.INTER_AREA)
+def report_from_json(data: Mapping[str, Any]) -> TemporalReport:
+    """A report as a take's `metrics.temporal` stored it (`TemporalReport.to_json`)."""
 
-    return read
+    def pairs(items: Any) -> list[PairScore]:
+        return [
+            PairScore(int(p["frames"][0]), float("nan") if p["error"] is None else float(p["error"]),
+                      float(p.get("valid", 0.0)))
+            for p in items
+        ]
+
+    floor = data.get("floor")
+    report = TemporalReport(
+        pairs(data["pairs"]), _number(data["median"]), _number(data["p95"]), _number(data["threshold"]),
+        [(int(a), int(b)) for a, b in data["worst_ranges"]],
+        floor=pairs(floor["pairs"]) if floor else None,
+        floor_median=floor.get("median") if floor else None,
+    )
+    report.notes = list(data.get("notes", []))
+    return report
+
+
+def _number(value: Any) -> float:
+    return float("nan") if value is None else float(value)

@@ -31,9 +31,9 @@ from underpaint.errors import InputError
 from .base_models import load_base_models
 from .card import CardImage, StyleCard
 from .dataset import TrainingImage, hold_out, images_hash, load
+from .lora_trainer import Examples, LoraTrainer
 from .registry import LORA_FILE, VALIDATION_DIR, staged_style, write_card
 from .request import PRECISION_NAMES, TrainConfig, check_request, trainable_settings
-from .trainer import Examples, LoraTrainer
 from .validation import render_validation
 
 PRECISIONS = dict(zip(PRECISION_NAMES, (torch.float32, torch.float16, torch.bfloat16), strict=True))
