@@ -309,11 +309,16 @@ class Client:
 
     def download_frame(self, take_id: str, frame: int, destination: Path) -> None:
         """Write frame `frame` (Blender frame number) of a take to `destination`, atomically."""
+        self._download(f"/v1/takes/{_quote(take_id)}/frames/{int(frame)}.png", destination)
+
+    def download_temporal_plot(self, take_id: str, destination: Path) -> None:
+        """Write the take's flicker curve (server QC) to `destination`, atomically."""
+        self._download(f"/v1/takes/{_quote(take_id)}/temporal.png", destination)
+
+    def _download(self, path: str, destination: Path) -> None:
         destination.parent.mkdir(parents=True, exist_ok=True)
         partial = destination.with_name(destination.name + ".part")
-        with self._open(
-            "GET", f"/v1/takes/{_quote(take_id)}/frames/{int(frame)}.png", accept="image/png"
-        ) as response, partial.open("wb") as out:
+        with self._open("GET", path, accept="image/png") as response, partial.open("wb") as out:
             while chunk := self._read(response, CHUNK):
                 out.write(chunk)
         os.replace(partial, destination)

@@ -59,6 +59,10 @@ def fresh_folder(parent: Path, take_id: str) -> Path:
     return candidate
 
 
+# A take folder's flicker curve, beside its frames (downloaded with them when the server measured it).
+TEMPORAL_PLOT = "temporal.png"
+
+
 def frame_path(folder: Path, frame: int) -> Path:
     """`####.png`, Blender's own frame-number padding, so image sequences line up with frames."""
     return folder / f"{frame:04d}.png"

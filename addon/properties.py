@@ -30,6 +30,18 @@ class UNDERPAINT_PG_take(bpy.types.PropertyGroup):
     resize: bpy.props.StringProperty(  # type: ignore[valid-type]
         name="Resize", description="How the server fitted the shot to the generation size (crop or letterbox)"
     )
+    flicker: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Flicker", default=-1.0,
+        description="Median change between frames along the shot's motion, in 8-bit levels (-1: not measured)",
+    )
+    flicker_floor: bpy.props.FloatProperty(  # type: ignore[valid-type]
+        name="Flicker Floor", default=-1.0,
+        description="The same figure for the shot's own colour render: what a steady painting can reach",
+    )
+    worst_start: bpy.props.IntProperty(name="Worst Range Start", default=0)  # type: ignore[valid-type]
+    worst_end: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Worst Range End", default=-1, description="Last frame of the worst range (before the start: none)"
+    )
 
 
 class UNDERPAINT_PG_job(bpy.types.PropertyGroup):
@@ -100,6 +112,11 @@ class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
     seed: bpy.props.IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
     seed_lock: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Lock Seed", description="Keep the seed; otherwise each Stylize picks a new one", default=False
+    )
+    temporal_qc: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Temporal QC", default=True,
+        description="Export motion vectors with the shot, so every take records its flicker along the scene's "
+        "true motion and Worst Range can find the frames to re-render (costs export time)",
     )
     use_color: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Video to Video", description="Start from the rough colour render of the blocking", default=False

@@ -80,7 +80,20 @@ def add_take(scene: bpy.types.Scene, take: dict[str, Any], folder: Path) -> int:
     entry.width = int(take.get("width") or params.get("width") or 0)
     entry.height = int(take.get("height") or params.get("height") or 0)
     entry.resize = str((take.get("control") or {}).get("resize", ""))
+    _record_flicker(entry, (take.get("metrics") or {}).get("temporal"))
     return len(scene.underpaint.takes) - 1
+
+
+def _record_flicker(entry: Any, temporal: Any) -> None:
+    """The take's `metrics.temporal` (server QC) as the list shows it: median, floor, worst range."""
+    if not isinstance(temporal, dict):
+        return
+    median, floor = temporal.get("median"), (temporal.get("floor") or {}).get("median")
+    entry.flicker = float(median) if isinstance(median, int | float) else -1.0
+    entry.flicker_floor = float(floor) if isinstance(floor, int | float) else -1.0
+    worst = temporal.get("worst_ranges") or []
+    if worst and isinstance(worst[0], list | tuple) and len(worst[0]) == 2:
+        entry.worst_start, entry.worst_end = int(worst[0][0]), int(worst[0][1])
 
 
 def take_frames_missing(entry: Any) -> list[int]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import client as api
-from ..files import frame_path, fresh_folder, package_files, sha256_file
+from ..files import TEMPORAL_PLOT, frame_path, fresh_folder, package_files, sha256_file
 from .follow import SERVER_FINAL, follow
 from .requests import FetchTake, Request, TrainStyle
 
@@ -216,5 +216,7 @@ class Job:
                 return
             self.client.download_frame(take_id, frame, frame_path(folder, frame))
             self._post(progress=done / len(frames), message=f"Downloading {done}/{len(frames)} frames")
+        if (take.get("metrics") or {}).get("temporal"):
+            self.client.download_temporal_plot(take_id, folder / TEMPORAL_PLOT)
         self._post(state="done", progress=1.0, take=take, frames_folder=folder,
                    message=f"Take {take_id}: {len(frames)} frames")

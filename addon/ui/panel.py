@@ -114,6 +114,8 @@ class UNDERPAINT_UL_takes(bpy.types.UIList):
         kind_icon = {"rerender": "FILE_REFRESH", "refine": "BRUSH_DATA"}.get(item.kind, "IMAGE_DATA")
         row.label(text=item.prompt or item.name, icon=kind_icon)
         row.label(text=f"seed {item.seed}")
+        if item.flicker >= 0:
+            row.label(text=f"flicker {item.flicker:.1f}")
         row.label(text=item.created[11:16] if len(item.created) >= 16 else item.created)
 
     def filter_items(self, _context: bpy.types.Context, data: object, propname: str) -> tuple[list[int], list[int]]:
@@ -161,6 +163,7 @@ class UNDERPAINT_PT_main(SidebarPanel, bpy.types.Panel):
         row.prop(settings, "steps")
         row.prop(settings, "guidance")
         _draw_range(layout, context)
+        layout.prop(settings, "temporal_qc")
 
         running = job_timer.busy(context.scene.name)
         row = layout.row()
@@ -187,7 +190,14 @@ class UNDERPAINT_PT_takes(SidebarSubPanel, bpy.types.Panel):
         col.label(text=f"Model {take.model or '-'}, style {take.style or '-'}, seed {take.seed}")
         if take.parent:
             col.label(text=f"Parent take {take.parent}", icon="LINKED")
-        layout.operator("underpaint.load_take", icon="IMPORT")
+        if take.flicker >= 0:
+            floor = f" (colour render {take.flicker_floor:.1f})" if take.flicker_floor >= 0 else ""
+            worst = f"; worst frames {take.worst_start}-{take.worst_end}" if take.worst_end >= take.worst_start else ""
+            col.label(text=f"Flicker {take.flicker:.1f}{floor}{worst}", icon="GRAPH")
+        row = layout.row(align=True)
+        row.operator("underpaint.load_take", icon="IMPORT")
+        row.operator("underpaint.worst_range", icon="PREVIEW_RANGE")
+        row.operator("underpaint.flicker_plot", icon="GRAPH")
         row = layout.row(align=True)
         row.enabled = not job_timer.busy(context.scene.name)
         row.operator("underpaint.rerender_range", icon="FILE_REFRESH")

@@ -84,9 +84,10 @@ class ShotJobOperator(JobOperator):
         request, frames = self.job_request(context, Shot(folder / "package", folder), model,
                                            status.model_set(model or ""))
         shot = scene_takes.shot_name(scene)
-        # No engine reads motion vectors yet, and they double the export time (Blender evaluates the
-        # neighbouring frames too): Stylize measures only what painting uses.
-        options = passes.ExportOptions(shot_name=shot, color=request.paint.use_color, motion=False)
+        # Motion vectors let the server measure the take's flicker along the true motion (Temporal QC);
+        # they cost export time (Blender evaluates the neighbouring frames too), so QC can be turned off.
+        options = passes.ExportOptions(shot_name=shot, color=request.paint.use_color,
+                                       motion=scene.underpaint.temporal_qc)
         return ShotPlan(scene.name, frames, options, request, client, f"{self.bl_label} '{shot}'")
 
     def build(self, context: bpy.types.Context, wait: bool) -> tuple[Job, OnDone | None]:

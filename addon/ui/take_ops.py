@@ -8,6 +8,7 @@ from pathlib import Path
 import bpy
 
 from .. import scene_takes, server_status
+from ..files import TEMPORAL_PLOT
 from ..jobs import FetchTake, Job
 from .job_ops import JobOperator, OnDone
 
@@ -53,4 +54,61 @@ class UNDERPAINT_OT_load_take(JobOperator, bpy.types.Operator):
         return job, partial(_show, scene.name, self._index)
 
 
-classes = (UNDERPAINT_OT_load_take,)
+class UNDERPAINT_OT_worst_range(bpy.types.Operator):
+    """Set the preview range to the active take's worst flicker, so Re-render Range paints it again"""
+
+    bl_idname = "underpaint.worst_range"
+    bl_label = "Worst Range"
+    bl_options = {"REGISTER", "UNDO"}
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        settings = context.scene.underpaint
+        if not 0 <= settings.active_take < len(settings.takes):
+            return False
+        take = settings.takes[settings.active_take]
+        return bool(take.worst_end >= take.worst_start)
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        scene = context.scene
+        take = scene.underpaint.takes[scene.underpaint.active_take]
+        scene.use_preview_range = True
+        # Set the end first when moving the range forward, so the start never passes the end.
+        if take.worst_start > scene.frame_preview_end:
+            scene.frame_preview_end, scene.frame_preview_start = take.worst_end, take.worst_start
+        else:
+            scene.frame_preview_start, scene.frame_preview_end = take.worst_start, take.worst_end
+        scene.frame_set(take.worst_start)
+        self.report({"INFO"}, f"Preview range {take.worst_start}-{take.worst_end}: the take's worst flicker")
+        return {"FINISHED"}
+
+
+class UNDERPAINT_OT_flicker_plot(bpy.types.Operator):
+    """Open the active take's flicker curve (per frame pair, worst ranges in red) in an Image Editor"""
+
+    bl_idname = "underpaint.flicker_plot"
+    bl_label = "Flicker Plot"
+
+    @classmethod
+    def poll(cls, context: bpy.types.Context) -> bool:
+        settings = context.scene.underpaint
+        return 0 <= settings.active_take < len(settings.takes) and settings.takes[settings.active_take].flicker >= 0
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        take = context.scene.underpaint.takes[context.scene.underpaint.active_take]
+        path = Path(take.directory) / TEMPORAL_PLOT
+        if not path.is_file():
+            self.report({"ERROR"}, f"{path} is not on disk: Load Take fetches it with the frames.")
+            return {"CANCELLED"}
+        image = bpy.data.images.load(str(path), check_existing=True)
+        image.reload()  # a re-fetched plot replaces the one Blender already holds
+        for area in context.screen.areas if context.screen else []:
+            if area.type == "IMAGE_EDITOR":
+                area.spaces.active.image = image
+                break
+        else:
+            self.report({"INFO"}, f"Loaded {image.name}: open it in an Image Editor")
+        return {"FINISHED"}
+
+
+classes = (UNDERPAINT_OT_load_take, UNDERPAINT_OT_worst_range, UNDERPAINT_OT_flicker_plot)

@@ -109,7 +109,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendServer]:
 
 @pytest.fixture(scope="module")
 def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_shot(tmp_path_factory.mktemp("shot") / "package", frames=4, width=32, height=24)
+    return write_shot(tmp_path_factory.mktemp("shot") / "package", frames=4, width=32, height=24, motion=True)
 
 
 def run(job: Job, timeout: float = 120.0) -> list[str]:
@@ -133,7 +133,8 @@ def test_the_worker_paints_a_shot_and_downloads_the_take(
     assert job.state == "done", job.message
     assert states[0] == "checking" and states[-1] == "done" and "downloading" in states
     assert job.take is not None and job.frames_folder == tmp_path / files.folder_name(job.take["id"])
-    assert sorted(p.name for p in job.frames_folder.glob("*.png")) == ["0001.png", "0002.png", "0003.png", "0004.png"]
+    assert sorted(p.name for p in job.frames_folder.glob("*.png")) == [
+        "0001.png", "0002.png", "0003.png", "0004.png", files.TEMPORAL_PLOT]  # the shot has motion: QC ran
     sent = server.get(f"/v1/takes/{job.take['id']}")["params"]
     assert sent["controls"]["depth"]["weight"] == 0.5 and sent["model"] == "toy"
 
@@ -142,6 +143,7 @@ def test_the_worker_paints_a_shot_and_downloads_the_take(
     assert again.state == "done"
     assert ({p.name: files.sha256_file(p) for p in (tmp_path / "fetched").glob("*.png")}
             == {p.name: files.sha256_file(p) for p in job.frames_folder.glob("*.png")})
+    assert job.take["metrics"]["temporal"]["median"] >= 0
 
 
 def test_cancel_stops_the_job_on_the_server(server: BackendServer, package: Path, tmp_path: Path) -> None:

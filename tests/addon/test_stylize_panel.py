@@ -8,6 +8,7 @@ every operator must be registered, so a typo fails here instead of in the artist
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -188,3 +189,42 @@ def test_a_model_set_with_an_extra_control_shows_it_and_sends_its_weight(
         settings.controls.remove(settings.controls.find("edges"))
         for item in settings.controls:
             item.available = True
+
+
+def test_a_takes_flicker_is_listed_and_worst_range_sets_the_preview_range(
+    addon: str, context: SimpleNamespace, tmp_path: Path
+) -> None:
+    scene_takes = sys.modules[f"{addon}.scene_takes"]
+    scene = bpy.context.scene
+    settings = scene.underpaint
+    temporal = {"median": 3.25, "floor": {"median": 0.5}, "worst_ranges": [[4, 6], [9, 10]], "pairs": []}
+    index = scene_takes.add_take(scene, {"id": "shot-010", "params": {"prompt": "gouache"}, "frames": [1, 2, 3],
+                                         "metrics": {"temporal": temporal}}, tmp_path)
+    settings.active_take = index
+    preview = (scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end, scene.frame_current)
+    try:
+        take = settings.takes[index]
+        assert (take.flicker, take.flicker_floor, take.worst_start, take.worst_end) == (3.25, 0.5, 4, 6)
+        drawn = draw(bpy.types.UNDERPAINT_PT_takes, context)
+        assert ("label", "Flicker 3.2 (colour render 0.5); worst frames 4-6") in drawn
+        assert ("operator", "underpaint.worst_range") in drawn
+        assert bpy.ops.underpaint.worst_range() == {"FINISHED"}
+        assert (scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end) == (True, 4, 6)
+        # The curve the server drew, fetched beside the frames, opens as an image.
+        plot = bpy.data.images.new("plot", 9, 3)
+        plot.filepath_raw, plot.file_format = str(tmp_path / "temporal.png"), "PNG"
+        plot.save()
+        bpy.data.images.remove(plot)
+        assert bpy.ops.underpaint.flicker_plot() == {"FINISHED"}
+        assert tuple(bpy.data.images["temporal.png"].size) == (9, 3)
+        # A take measured without motion vectors (or before QC) has no worst range to go to.
+        plain = scene_takes.add_take(scene, {"id": "shot-011", "params": {}, "frames": [1, 2]}, tmp_path)
+        settings.active_take = plain
+        assert settings.takes[plain].flicker == -1.0
+        assert not bpy.ops.underpaint.worst_range.poll()
+        settings.takes.remove(plain)
+    finally:
+        settings.takes.remove(index)
+        settings.active_take = len(settings.takes) - 1
+        scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end = preview[:3]
+        scene.frame_set(preview[3])

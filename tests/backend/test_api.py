@@ -251,3 +251,18 @@ def test_openapi_documents_every_job_kind_and_the_error_body(tmp_path: Path) -> 
                 assert operation["responses"][status]["content"]["application/json"]["schema"] == {
                     "$ref": "#/components/schemas/ErrorOut"
                 }, f"{method.upper()} {path} {status}"
+
+
+def test_a_take_of_a_shot_with_motion_serves_its_flicker_plot(
+    server: LiveServer, client: ServerClient, shot: str, tmp_path: Path
+) -> None:
+    moving = client.upload_package(write_shot(tmp_path / "moving", frames=4, width=32, height=24, motion=True)).shot
+    take = client.take(client.wait(client.submit("stylize", moving, {"prompt": "ink", "model": "toy"}))["take"])
+    assert [p["frames"] for p in take["metrics"]["temporal"]["pairs"]] == [[1, 2], [2, 3], [3, 4]]
+    plot = httpx.get(f"{server.url}/v1/takes/{take['id']}/temporal.png")
+    assert plot.status_code == 200 and plot.headers["content-type"] == "image/png"
+    assert Image.open(io.BytesIO(plot.content)).size == (900, 320)
+    still = client.take(client.wait(client.submit("stylize", shot, {"prompt": "ink", "model": "toy"}))["take"])
+    assert "temporal" not in still["metrics"]
+    missing = httpx.get(f"{server.url}/v1/takes/{still['id']}/temporal.png")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "no_temporal"

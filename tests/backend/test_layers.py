@@ -30,7 +30,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "jobs": {"paint", "styles", "engines", "takes", "control", "shot"},
     "server": {"jobs", "paint", "styles", "engines", "takes", "control", "shot"},
     "client": {"shot"},
-    "api": {"server", "jobs", "paint", "styles", "engines", "takes", "control", "shot"},
+    "api": {"server", "jobs", "paint", "styles", "qc", "engines", "takes", "control", "shot"},
     "cli": {"api", "server", "jobs", "paint", "styles", "qc", "engines", "takes", "control", "shot", "client"},
 }
 

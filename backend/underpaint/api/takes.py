@@ -6,9 +6,11 @@ import re
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 
 from underpaint.errors import NotFound
+from underpaint.qc.plot import render_report
+from underpaint.qc.report import report_from_json
 
 from .deps import TakesDep
 from .models import TakeList, TakeOut
@@ -25,6 +27,17 @@ def list_takes(takes: TakesDep, shot: Annotated[str | None, Query(max_length=256
 @router.get("/takes/{take_id}", response_model=TakeOut)
 def get_take(take_id: str, takes: TakesDep) -> TakeOut:
     return TakeOut(**takes.get(take_id).to_json())
+
+
+@router.get("/takes/{take_id}/temporal.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+def get_temporal_plot(take_id: str, takes: TakesDep) -> Response:
+    """The take's flicker curve along the shot's motion (`metrics.temporal`), drawn as `underpaint qc --plot`."""
+    temporal = takes.get(take_id).metrics.get("temporal")
+    if not temporal:
+        raise NotFound("no_temporal", f"take {take_id} has no temporal QC: its shot was exported without motion "
+                                      "vectors (turn Temporal QC on and stylize again)")
+    return Response(render_report(report_from_json(temporal)), media_type="image/png")
 
 
 @router.get("/takes/{take_id}/frames/{frame_name}", response_class=FileResponse,

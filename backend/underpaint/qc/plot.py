@@ -34,6 +34,12 @@ def _points(
 
 def plot_report(report: TemporalReport, path: Path) -> None:
     """Write the report's curve as a PNG at `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, render_report(report))
+
+
+def render_report(report: TemporalReport) -> bytes:
+    """The report's curve as PNG bytes."""
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
     firsts = [p.first for p in report.pairs]
@@ -67,8 +73,7 @@ def plot_report(report: TemporalReport, path: Path) -> None:
     if firsts:
         draw.text((MARGIN, HEIGHT - MARGIN + 8), str(firsts[0]), fill="black")
         draw.text((WIDTH - MARGIN - 20, HEIGHT - MARGIN + 8), str(firsts[-1] + 1), fill="black")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(path, encode_png(np.asarray(image)))
+    return encode_png(np.asarray(image))
 
 
 def heat_map(result: PairError) -> np.ndarray:
