@@ -89,7 +89,8 @@ def drive_ticks(job_timer: ModuleType, job: Any, timeout: float = 300.0) -> None
 
 
 def file_digests(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("*.png"))}
+    """The take's frames (`####.png`) by name -> sha256."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.glob("[0-9]*.png"))}
 
 
 def our_backgrounds(scene: bpy.types.Scene, results: ModuleType) -> list[Any]:
@@ -124,7 +125,9 @@ def test_stylize_in_background_mode_brings_the_take_into_the_scene(
     assert (take.frame_start, take.frame_end) == SHOT_FRAMES
     folder = Path(take.directory)
     assert folder == Path(bpy.context.preferences.addons[addon].preferences.output_dir) / "Shot" / take.name
-    assert [p.name for p in sorted(folder.glob("*.png"))] == [f"{f:04d}.png" for f in range(1, 7)]
+    assert [p.name for p in sorted(folder.glob("[0-9]*.png"))] == [f"{f:04d}.png" for f in range(1, 7)]
+    # Temporal QC is on by default: the export carried motion vectors, so the take was measured.
+    assert (folder / "temporal.png").is_file() and take.flicker >= 0
     assert settings.job.state == "done" and settings.job.progress == pytest.approx(1.0)
     server_take = server.get(f"/v1/takes/{take.name}")
     assert server_take["params"]["prompt"] == take.prompt and server_take["frames"] == list(range(1, 7))
