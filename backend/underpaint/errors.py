@@ -8,6 +8,11 @@ layer says the same thing about the same problem.
 
 from __future__ import annotations
 
+import errno
+import shutil
+import sqlite3
+from pathlib import Path
+
 
 class InputError(ValueError):
     """Bad input: a missing file, a wrong size, an unknown name. `code` is snake_case and stable."""
@@ -24,3 +29,22 @@ class NotFound(InputError):
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(code, message, status=404)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether `exc` is the disk (or the database on it) running out of space."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc).lower()
+
+
+def disk_full(folder: Path, needed: int | None = None) -> InputError:
+    """The 507 `disk_full` error, naming the folder and its free space (and what was needed)."""
+    free = shutil.disk_usage(folder).free if folder.exists() else 0
+    need = f"; this needs about {needed / 1e6:.0f} MB" if needed else ""
+    return InputError(
+        "disk_full",
+        f"the data directory {folder} has {free / 1e6:.0f} MB free{need}: free some space (`underpaint gc` "
+        "removes what no take needs) and try again",
+        507,
+    )

@@ -29,6 +29,7 @@ from .deps import Server
 from .errors import ERROR_RESPONSES, install_error_handlers
 from .events import EventHub
 from .limits import BodyLimit
+from .origin import LOOPBACK_HOSTS, SameOrigin
 
 # Every route is under it, set once here.
 API_PREFIX = "/v1"
@@ -43,6 +44,8 @@ class ServerSettings:
     devices: list[str] | None = None  # None: every CUDA GPU, else MPS, else the CPU
     default_model: str | None = None  # None: the first available model set
     engine_loader: EngineLoader = field(default=load_engine)
+    # Host names requests may use (`origin.SameOrigin`); None: any (bound beyond loopback, with a token).
+    allowed_hosts: frozenset[str] | None = LOOPBACK_HOSTS
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -79,6 +82,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     for router in (health.router, uploads.router, jobs.router(kinds), takes.router, styles.router):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.add_middleware(BodyLimit, json_bytes=settings.max_json_bytes, upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(SameOrigin, hosts=settings.allowed_hosts)
     if settings.token is not None:
         app.add_middleware(RequireToken, token=settings.token)  # added last: runs first, before any body is read
     return app

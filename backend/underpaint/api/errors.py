@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 from typing import Any
 
@@ -11,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from underpaint.errors import InputError
+from underpaint.errors import InputError, disk_full, is_disk_full
 from underpaint.shot.package import describe_errors
 
 from .models import ErrorOut
@@ -24,8 +23,10 @@ HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "bad input: the message names the problem and the fix"},
     401: {"model": ErrorOut, "description": "the token is missing or wrong"},
+    403: {"model": ErrorOut, "description": "a host name or web page origin this server does not answer"},
     404: {"model": ErrorOut, "description": "no such job, take, blob, frame or style"},
     413: {"model": ErrorOut, "description": "the body is larger than this server accepts"},
+    415: {"model": ErrorOut, "description": "the body is not the type the route reads"},
     422: {"model": ErrorOut, "description": "the body or params are invalid (each field named)"},
     500: {"model": ErrorOut, "description": "a server fault; see the server log"},
     507: {"model": ErrorOut, "description": "the data directory's disk is full"},
@@ -80,13 +81,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+    if is_disk_full(exc):
         log.error("disk full on %s %s: %s", request.method, request.url.path, exc)
-        return error_response(
-            507, "disk_full",
-            "the server's data directory is out of disk space; free some (`underpaint gc` removes what no take "
-            "needs) and send again",
-        )
+        full = disk_full(request.app.state.server.services.data_dir)
+        return error_response(full.status, full.code, full.message)
     log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_response(500, "internal_error", f"internal server error ({type(exc).__name__}); see the server log")
 

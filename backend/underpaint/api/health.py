@@ -10,7 +10,7 @@ from underpaint import __version__
 from underpaint.engines.base import EngineError
 
 from .deps import ServerDep
-from .models import HealthOut, ModelOut
+from .models import HealthOut, ModelOut, WorkerOut
 
 router = APIRouter()
 log = logging.getLogger("underpaint.api")
@@ -25,7 +25,8 @@ def health(server: ServerDep) -> HealthOut:
         models = []
     devices = server.queue.devices
     return HealthOut(
-        status="ok",
+        status="ok" if server.queue.healthy() else "degraded",
+        workers=[WorkerOut(**w.to_json()) for w in server.queue.workers.values()],
         version=__version__,
         device=devices[0],
         devices=devices,

@@ -59,8 +59,20 @@ class ModelOut(BaseModel):
     capabilities: CapabilitiesOut | None = None
 
 
+class WorkerOut(BaseModel):
+    """One worker (one per device): what it does now, and why it fails when it does."""
+
+    device: str
+    state: Literal["starting", "idle", "busy", "stuck", "failing", "stopped"]
+    job: str | None
+    error: str = Field(description="the first cause, while the worker is failing")
+    seconds_in_state: float
+    seconds_since_report: float = Field(description="since the running job last reported progress")
+
+
 class HealthOut(BaseModel):
-    status: Literal["ok"]
+    status: Literal["ok", "degraded"] = Field(description="degraded: a worker is failing, stuck or dead")
+    workers: list[WorkerOut]
     version: str
     device: str
     devices: list[str]

@@ -33,10 +33,10 @@ async def upload_blob(
     try:
         async for chunk in request.stream():
             writer.write(chunk)
+        info = await run_in_threadpool(writer.commit)
     except BaseException:
-        writer.abort()
+        writer.abort()  # the temp file goes whether the body or the commit failed (a full disk, a bad hash)
         raise
-    info = await run_in_threadpool(writer.commit)
     return BlobOut(sha256=info.sha256, size=info.size)
 
 

@@ -28,10 +28,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help=f"require 'Authorization: Bearer TOKEN' on every request (default: ${TOKEN_ENV}); "
         "needed to bind anything but loopback",
     )
+    parser.add_argument(
+        "--allow-host", action="append", default=[], metavar="NAME",
+        help="also answer requests for this host name (repeatable; e.g. the machine's name on the studio "
+        "network). Requests naming any other host are refused, as DNS-rebinding pages send their own",
+    )
     parser.add_argument("--model", default=None, help="default model set for jobs that name none")
     parser.add_argument("--max-upload-mb", type=int, default=1024, help="largest accepted upload (default: 1024)")
     add_data_dir_argument(parser)
     parser.set_defaults(func=run)
+
+
+def allowed_hosts(bound: str, extra: list[str]) -> frozenset[str] | None:
+    """The host names requests may use: loopback's, the bound address and `--allow-host`'s. A server bound
+    to every interface (it has a token) answers any name unless `--allow-host` lists them."""
+    from underpaint.api.origin import LOOPBACK_HOSTS
+
+    if bound in ("0.0.0.0", "::") and not extra:
+        return None
+    return LOOPBACK_HOSTS | {bound, *extra}
 
 
 def is_loopback(host: str) -> bool:
@@ -99,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     host, port = sock.getsockname()[:2]
     settings = ServerSettings(
-        data_dir=directory, token=args.token, default_model=args.model, max_upload_bytes=args.max_upload_mb << 20
+        data_dir=directory, token=args.token, default_model=args.model, max_upload_bytes=args.max_upload_mb << 20,
+        allowed_hosts=allowed_hosts(args.host, args.allow_host),
     )
     shown = f"[{host}]" if ":" in host else host
     print(f"Underpaint server on http://{shown}:{port}  (data: {directory})", flush=True)

@@ -4,13 +4,21 @@ Workers take jobs in submission order (`JobStore.claim_next`), run the job
 kind's `run` with a `JobContext`, and record how it ended. Every change of a
 job is announced to listeners (the API's event streams) right after it was
 committed to the database, so what a client hears is always on record.
+
+A worker never dies silently. It is supervised: whatever escapes it (a
+database that cannot be written when the disk is full, ...) is logged, shown
+in `/v1/health` as the worker failing with the first cause, and the worker
+starts again after a pause; a job whose end could not be recorded is
+recorded, with that first cause, as soon as the database takes writes again.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -18,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from underpaint.blobs import check_sha256
 from underpaint.engines.base import Cancelled, EngineError
 from underpaint.engines.pool import EngineCache, EngineLoader
-from underpaint.errors import InputError
+from underpaint.errors import InputError, disk_full, is_disk_full
 from underpaint.paint.context import Progress
 from underpaint.shot.package import describe_errors
 
@@ -28,6 +36,47 @@ from .store import Job
 log = logging.getLogger("underpaint.jobs")
 
 Listener = Callable[[str], None]
+# Seconds a failing worker waits before it starts again.
+RESTART_SECONDS = 1.0
+# A busy worker that reported nothing for this long is shown as stuck.
+STUCK_SECONDS = 30 * 60
+
+
+@dataclass
+class WorkerState:
+    """What `/v1/health` says of one worker."""
+
+    device: str
+    state: str = "starting"  # starting | idle | busy | failing | stopped
+    job: str | None = None
+    error: str = ""
+    since: float = field(default_factory=time.monotonic)
+    heard: float = field(default_factory=time.monotonic)
+
+    def become(self, state: str, job: str | None = None, error: str = "") -> None:
+        self.state, self.job, self.error = state, job, error
+        self.since = self.heard = time.monotonic()
+
+    def to_json(self) -> dict[str, Any]:
+        now = time.monotonic()
+        stuck = self.state == "busy" and now - self.heard > STUCK_SECONDS
+        return {"device": self.device, "state": "stuck" if stuck else self.state, "job": self.job,
+                "error": self.error, "seconds_in_state": round(now - self.since, 1),
+                "seconds_since_report": round(now - self.heard, 1)}
+
+
+@dataclass(frozen=True)
+class Ending:
+    """How a job ended, to record: the job's state, message and error (code, message)."""
+
+    job: str
+    state: str
+    message: str
+    error: tuple[str, str] | None = None
+
+
+class WorkerFault(Exception):
+    """The worker could not record a job's end; it is kept and recorded once the database takes writes."""
 
 
 class JobQueue:
@@ -54,6 +103,8 @@ class JobQueue:
         self._stopping = threading.Event()
         self._cancel: dict[str, threading.Event] = {}
         self._threads: list[threading.Thread] = []
+        self.workers = {device: WorkerState(device) for device in devices}
+        self._unrecorded: dict[str, Ending] = {}  # by device
 
     # -- service API -------------------------------------------------------------------------------
 
@@ -64,7 +115,7 @@ class JobQueue:
         for job in self.services.jobs.recover():
             log.warning("job %s was running when the server stopped; marked failed", job.id)
         for device in self.devices:
-            thread = threading.Thread(target=self._work, args=(device,), name=f"worker-{device}", daemon=True)
+            thread = threading.Thread(target=self._supervise, args=(device,), name=f"worker-{device}", daemon=True)
             thread.start()
             self._threads.append(thread)
 
@@ -134,11 +185,42 @@ class JobQueue:
             except Exception:  # a broken listener must not break the worker
                 log.exception("job listener failed")
 
+    def healthy(self) -> bool:
+        """Every worker alive, none failing or stuck."""
+        alive = all(t.is_alive() for t in self._threads) or self._stopping.is_set()
+        return alive and all(w.to_json()["state"] in ("starting", "idle", "busy") for w in self.workers.values())
+
+    def _supervise(self, device: str) -> None:
+        """Run the worker; whatever escapes it is shown in health and the worker starts again."""
+        state = self.workers[device]
+        while not self._stopping.is_set():
+            try:
+                self._work(device)
+                break
+            except Exception as exc:
+                log.exception("worker %s failed; starting it again in %.0f s", device, RESTART_SECONDS)
+                state.become("failing", state.job, f"{type(exc).__name__}: {exc}")
+                self._stopping.wait(RESTART_SECONDS)
+        state.become("stopped")
+
+    def _record_unrecorded(self, device: str) -> None:
+        """The end of a job the worker could not record before (raises again while it still cannot)."""
+        ending = self._unrecorded.get(device)
+        if ending is None:
+            return
+        self._seal_take(ending)
+        self.services.jobs.finish(ending.job, ending.state, ending.message, ending.error)
+        del self._unrecorded[device]
+        self._announce(ending.job)
+
     def _work(self, device: str) -> None:
         while not self._ready.wait(0.1):
             if self._stopping.is_set():
                 return
+        state = self.workers[device]
+        self._record_unrecorded(device)
         engines = EngineCache(self.services.data_dir, device, self._loader)
+        state.become("idle")
         while not self._stopping.is_set():
             with self._cond:
                 seen = self._generation
@@ -149,7 +231,9 @@ class JobQueue:
                         self._cond.wait(timeout=5.0)
                 continue
             self._announce(job.id)
+            state.become("busy", job.id)
             self._run(job, device, engines)
+            state.become("idle")
         engines.release()
 
     def _run(self, job: Job, device: str, engines: EngineCache) -> None:
@@ -166,6 +250,7 @@ class JobQueue:
 
         def report(progress: Progress) -> None:
             jobs.report(job.id, progress.fraction, progress.frames_done, progress.frames_total, progress.message)
+            self.workers[device].heard = time.monotonic()
             self._announce(job.id)
 
         def set_take(take_id: str) -> None:
@@ -174,22 +259,52 @@ class JobQueue:
 
         ctx = JobContext(job.id, job.shot, self.services, device, engines.get, report, check, set_take)
         try:
+            ending = self._attempt(job, ctx)
+            try:
+                self._seal_take(ending)
+                jobs.finish(ending.job, ending.state, ending.message, ending.error)
+            except Exception as exc:
+                self._unrecorded[device] = self._first_cause(job.id, exc) if ending.state == "done" else ending
+                raise WorkerFault(f"could not record the end of job {job.id} ({exc})") from exc
+        finally:
+            self._cancel.pop(job.id, None)
+            self._announce(job.id)
+
+    def _seal_take(self, ending: Ending) -> None:
+        """A failed job's take is failed too, even when the painting could not record that itself."""
+        take_id = self.services.jobs.get(ending.job).take
+        if ending.state == "failed" and take_id and self.services.takes.get(take_id).state == "running":
+            self.services.takes.finish(take_id, "failed", error=ending.error[1] if ending.error else ending.message)
+
+    def _attempt(self, job: Job, ctx: JobContext) -> Ending:
+        """Run the job; how it ended (never raises but for the worker's own faults)."""
+        try:
             kind = self.kinds.get(job.kind)
             if kind is None:
                 raise InputError("unknown_kind", f"this server no longer knows job kind {job.kind!r}")
             kind.run(ctx, kind.params.model_validate(job.params))
-            jobs.finish(job.id, "done", "done")
+            return Ending(job.id, "done", "done")
         except Cancelled:
-            jobs.finish(job.id, "cancelled", f"cancelled; {jobs.get(job.id).frames_done} finished frames kept")
+            done = self.services.jobs.get(job.id).frames_done
+            return Ending(job.id, "cancelled", f"cancelled; {done} finished frames kept")
         except Interrupted as exc:
-            jobs.finish(job.id, "failed", "interrupted", ("interrupted", f"{exc}; finished frames were kept"))
+            return Ending(job.id, "failed", "interrupted", ("interrupted", f"{exc}; finished frames were kept"))
         except InputError as exc:
-            jobs.finish(job.id, "failed", exc.message, (exc.code, exc.message))
+            return Ending(job.id, "failed", exc.message, (exc.code, exc.message))
         except EngineError as exc:
-            jobs.finish(job.id, "failed", str(exc), ("engine_error", str(exc)))
+            return Ending(job.id, "failed", str(exc), ("engine_error", str(exc)))
         except Exception as exc:
             log.exception("job %s failed", job.id)
-            jobs.finish(job.id, "failed", "internal error", ("internal_error", f"{type(exc).__name__}: {exc}"))
-        finally:
-            self._cancel.pop(job.id, None)
-            self._announce(job.id)
+            return self._first_cause(job.id, exc)
+
+    def _first_cause(self, job_id: str, exc: BaseException) -> Ending:
+        """The ending of a job that failed with `exc`, named by the first cause in its chain (a full disk
+        behind the errors its own clean-up then ran into)."""
+        chain = [exc]
+        while chain[-1].__context__ is not None and len(chain) < 20:
+            chain.append(chain[-1].__context__)
+        if any(is_disk_full(e) for e in chain):
+            full = disk_full(self.services.data_dir)
+            return Ending(job_id, "failed", full.message, (full.code, full.message))
+        first = chain[-1]
+        return Ending(job_id, "failed", "internal error", ("internal_error", f"{type(first).__name__}: {first}"))

@@ -239,6 +239,7 @@ def check_stylize(params: PaintParams, plan: StylizePlan, services: PaintService
         for style in params.styles:
             services.resolve_style(style.name, style.weight)
     load_references(services.blobs, params.references)
+    services.takes.check_room(len(plan.frames), *plan.size)
 
 
 class ProgressReporter:

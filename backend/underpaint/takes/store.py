@@ -18,6 +18,7 @@ import builtins
 import hashlib
 import json
 import re
+import shutil
 import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +27,15 @@ from typing import Any
 import numpy as np
 
 from underpaint.database import Database, now_iso
-from underpaint.errors import NotFound
+from underpaint.errors import NotFound, disk_full
 from underpaint.images import encode_png, read_png, write_atomic
 
 DB_FILE = "underpaint.db"
 TAKES_DIR = "takes"
 TAKE_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,127}$")
 FINISHED = ("done", "failed", "cancelled")
+# Free space kept for the database and the job's records beyond a take's frames.
+MARGIN_BYTES = 16 << 20
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS takes (
@@ -169,6 +172,14 @@ class TakeStore:
                     number += 1
         self.directory(take_id).mkdir(parents=True, exist_ok=True)
         return self.get(take_id)
+
+    def check_room(self, frames: int, width: int, height: int) -> None:
+        """Refuse (507 `disk_full`) a take that clearly cannot fit: its PNGs need about half their raw size
+        (painted frames compress little), plus a margin for the database."""
+        needed = frames * width * height * 3 // 2 + MARGIN_BYTES
+        self.root.mkdir(parents=True, exist_ok=True)
+        if shutil.disk_usage(self.root).free < needed:
+            raise disk_full(self.root.parent, needed)
 
     def write_frame(self, take_id: str, frame: int, rgb: np.ndarray) -> Path:
         """Encode and store one painted frame (uint8 RGB at the take's size)."""
