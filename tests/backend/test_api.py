@@ -124,6 +124,8 @@ def _raw(server: LiveServer, method: str, path: str, **kwargs) -> httpx.Response
 
 
 UNKNOWN_JOB = "0" * 32
+# What every client sends with a blob (a body without its type is refused, as a cross-site page could send it).
+OCTET = {"Content-Type": "application/octet-stream"}
 BAD_REQUESTS = [
     ("GET", f"/v1/jobs/{UNKNOWN_JOB}", {}, 404, "unknown_job"),
     ("GET", "/v1/jobs/not-a-job-id", {}, 404, "unknown_job"),
@@ -143,8 +145,8 @@ BAD_REQUESTS = [
     ("POST", "/v1/jobs", {"json": {"kind": "stylize", "shot": "a" * 64, "params": {"prompt": "x"}}}, 400,
      "missing_blobs"),
     ("POST", "/v1/blobs/missing", {"json": {"sha256": ["../x"]}}, 422, "invalid_request"),
-    ("POST", "/v1/blobs?sha256=XYZ", {"content": b"abc"}, 400, "invalid_sha256"),
-    ("POST", f"/v1/blobs?sha256={'a' * 64}", {"content": b"abc"}, 400, "hash_mismatch"),
+    ("POST", "/v1/blobs?sha256=XYZ", {"content": b"abc", "headers": OCTET}, 400, "invalid_sha256"),
+    ("POST", f"/v1/blobs?sha256={'a' * 64}", {"content": b"abc", "headers": OCTET}, 400, "hash_mismatch"),
     ("GET", "/v1/nothing-here", {}, 404, "not_found"),
     ("DELETE", "/v1/health", {}, 405, "method_not_allowed"),
 ]
@@ -175,9 +177,9 @@ def test_params_checked_against_the_shot(server: LiveServer, shot: str) -> None:
 
 def test_oversized_bodies_are_refused(server: LiveServer, client: ServerClient) -> None:
     big = b"x" * (1 << 20) + b"x"
-    declared = _raw(server, "POST", "/v1/blobs", content=big)
+    declared = _raw(server, "POST", "/v1/blobs", content=big, headers=OCTET)
     assert declared.status_code == 413 and declared.json()["error"]["code"] == "too_large"
-    streamed = _raw(server, "POST", "/v1/blobs", content=iter([big[:600_000], big[600_000:]]))
+    streamed = _raw(server, "POST", "/v1/blobs", content=iter([big[:600_000], big[600_000:]]), headers=OCTET)
     assert streamed.status_code == 413 and streamed.json()["error"]["code"] == "too_large"
     huge_json = _raw(server, "POST", "/v1/blobs/missing", json={"sha256": ["a" * 64] * 20_000})
     assert huge_json.status_code == 413 and huge_json.json()["error"]["code"] == "too_large"
@@ -190,7 +192,7 @@ def test_a_token_guards_every_request(tmp_path: Path) -> None:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret"}):
             response = httpx.get(f"{live.url}/v1/health", headers=headers)
             assert response.status_code == 401 and response.json()["error"]["code"] == "unauthorized"
-        upload = httpx.post(f"{live.url}/v1/blobs", content=b"secret bytes")
+        upload = httpx.post(f"{live.url}/v1/blobs", content=b"secret bytes", headers=OCTET)
         assert upload.status_code == 401
         # FastAPI's own pages too: the API description is the server's business.
         for path in ("/openapi.json", "/docs", "/redoc", "/no-such-page"):

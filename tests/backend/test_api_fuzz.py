@@ -25,7 +25,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
 def upload_raw(url: str, directory: Path) -> str:
     """Upload every file of a (possibly broken) package as it is, without client-side checks."""
     for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        response = httpx.post(f"{url}/v1/blobs", content=path.read_bytes())
+        response = httpx.post(f"{url}/v1/blobs", content=path.read_bytes(),
+                              headers={"Content-Type": "application/octet-stream"})
         assert response.status_code == 200, response.text
     return hashlib.sha256((directory / "shot.json").read_bytes()).hexdigest()
 
