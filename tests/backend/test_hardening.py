@@ -152,3 +152,18 @@ def test_the_worker_survives_a_database_it_cannot_write_and_records_the_first_ca
         again = client.submit("stylize", shot, {"prompt": "y", "steps": 1, "width": 64, "height": 48})
         assert client.wait(again)["state"] == "done"
         assert client.health()["status"] == "ok"
+
+
+def test_no_test_set_is_picked_behind_the_artists_back(tmp_path: Path) -> None:
+    """With no real weights installed, nothing paints until a set is named: `tiny` would paint noise."""
+    with LiveServer(tmp_path / "data") as live, ServerClient(live.url) as client:
+        health = client.health()
+        assert health["default_model"] is None
+        tiny = next(m for m in health["models"] if m["name"] == "tiny")
+        assert tiny["available"] and tiny["built_locally"]
+        shot = client.upload_package(write_shot(tmp_path / "shot", frames=2, width=32, height=24)).shot
+        with pytest.raises(ServerError) as refused:
+            client.submit("stylize", shot, {"prompt": "x"})
+        assert refused.value.code == "no_model" and "underpaint models pull sd15" in refused.value.message
+        named = client.submit("stylize", shot, {"prompt": "x", "model": "tiny", "steps": 1, "width": 32, "height": 24})
+        assert client.wait(named)["state"] == "done"

@@ -48,6 +48,8 @@ class ModelOut(BaseModel):
     available: bool
     description: str
     detail: str = Field("", description="why a model set is not available (or unusable), and what to do")
+    built_locally: bool = Field(False, description="random weights built on this machine (tests, CI): never the "
+                                "default, used only when named")
     controls: list[ControlOut] | None = None
     native_size: tuple[int, int] | None = Field(None, description="[width, height] the model was trained at")
     size_multiple: int | None = Field(None, description="sizes that are multiples of it paint without padding")

@@ -37,6 +37,20 @@ class ModelSet:
     description: str = ""
     components: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def built_locally(self) -> bool:
+        """A set of random weights built on this machine (the tiny sets of tests and CI): it paints noise,
+        so it is used only when named, never as a default."""
+        return bool(self.components.get("builder"))
+
+
+# When a job names no model set and none is installed to default to.
+NO_DEFAULT_MODEL = (
+    "no model set given, and none is installed to default to: download one with `underpaint models pull sd15` "
+    "(or wan-vace-1.3b; `underpaint models list` shows them all), or name one (`tiny` paints random noise, "
+    "for tests only)"
+)
+
 
 def _read(path: Path) -> dict[str, dict[str, Any]]:
     try:

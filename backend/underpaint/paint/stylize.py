@@ -31,7 +31,7 @@ from underpaint.control import ControlSet, DepthRange, ResizePlan, color_video, 
 from underpaint.control.build import check_control_kinds
 from underpaint.control.registry import CONTROLS, check_names
 from underpaint.engines.base import Cancelled, ControlSetting, Engine, EngineError, PaintRequest, PromptSpan
-from underpaint.engines.registry import engine_factory, get_model_set
+from underpaint.engines.registry import NO_DEFAULT_MODEL, engine_factory, get_model_set
 from underpaint.errors import InputError
 from underpaint.images import read_png
 from underpaint.paint.context import (
@@ -203,7 +203,7 @@ def plan_stylize(package: ShotPackage, params: StylizeParams, default_model: str
     size = generation_size(package, params.width, params.height)
     model = params.model or default_model
     if not model:
-        raise InputError("unknown_model", "no model set given and the server has no default model")
+        raise InputError("no_model", NO_DEFAULT_MODEL)
     check_control_kinds(package, params.controls)
     if params.use_color and not package.has_color():
         raise InputError("missing_color", f"shot {package.shot.shot!r} was exported without the colour render")

@@ -30,10 +30,12 @@ class ModelInfo:
     detail: str
     # None when the set's table cannot be read (`detail` says why).
     capabilities: Capabilities | None
+    built_locally: bool = False
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "engine": self.engine, "available": self.available,
-                               "description": self.description, "detail": self.detail}
+                               "description": self.description, "detail": self.detail,
+                               "built_locally": self.built_locally}
         if self.capabilities is not None:
             out.update(self.capabilities.to_json())
         return out
@@ -41,7 +43,8 @@ class ModelInfo:
 
 def describe_model_set(model_set: ModelSet, data_dir: Path) -> ModelInfo:
     """What the set can do and whether it loads without downloading; a broken table is reported, not raised."""
-    info = {"name": model_set.name, "engine": model_set.engine, "description": model_set.description}
+    info: dict[str, Any] = {"name": model_set.name, "engine": model_set.engine, "description": model_set.description,
+                            "built_locally": model_set.built_locally}
     try:
         factory = engine_factory(model_set.engine)
         capabilities = factory.capabilities(model_set, data_dir)
@@ -64,11 +67,12 @@ def model_catalog(data_dir: Path) -> list[ModelInfo]:
 
 
 def pick_default_model(catalog: list[ModelInfo]) -> str | None:
-    """The first available model set, else the first one listed."""
+    """The first available model set of real weights; None when there is none (a set built locally from
+    random weights, `tiny`, is never picked: it would paint noise and call it done)."""
     for info in catalog:
-        if info.available:
+        if info.available and not info.built_locally:
             return info.name
-    return catalog[0].name if catalog else None
+    return None
 
 
 class ModelCatalog:

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from underpaint.blobs import BlobStore, check_sha256
+from underpaint.engines.registry import NO_DEFAULT_MODEL
 from underpaint.errors import InputError
 from underpaint.jobs.context import JobContext, JobKind, Services
 from underpaint.paint.context import Progress
@@ -48,7 +49,7 @@ class TrainStyleParams(BaseModel):
 def train_config(params: TrainStyleParams, services: Services) -> TrainConfig:
     model = params.model or services.default_model()
     if not model:
-        raise InputError("unknown_model", "no model set given and the server has no default model")
+        raise InputError("no_model", NO_DEFAULT_MODEL)
     fields = params.model_dump(exclude={"files", "model"})
     return TrainConfig(model=model, **fields)
 
