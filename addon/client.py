@@ -223,6 +223,12 @@ class Client:
     def check_model(self, info: dict[str, Any], model: str | None) -> str:
         """The model set a job will use (`model`, else the server's default); refuse one that is not installed."""
         name = model or str(info.get("default_model") or "")
+        if not name:
+            raise ModelMissing(
+                "no_model", "No model set is chosen and the server has none installed to default to: run "
+                "`underpaint models pull sd15` in the backend's environment, or choose one in the Model field "
+                "(tiny paints random noise, for tests only).",
+            )
         models = {str(m.get("name")): m for m in info.get("models", [])}
         if name not in models:
             known = ", ".join(sorted(models)) or "none"
