@@ -1,7 +1,12 @@
-"""Add-on preferences: where the server is, its token, and where takes are written."""
+"""Add-on preferences: where the server is, its token, and where takes are written.
+
+A render-farm node or any headless machine has no preferences UI: there each setting
+comes from its environment variable (`ENVIRONMENT`), which wins over the saved preference.
+"""
 
 from __future__ import annotations
 
+import os
 from urllib.parse import urlsplit, urlunsplit
 
 import bpy
@@ -10,6 +15,14 @@ from .compat import BLEND_RELATIVE_PATH, addon_package
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8765"
 DEFAULT_OUTPUT = "//underpaint"  # next to the .blend file
+
+# The environment variable of each preference; the token's is the one `underpaint serve` reads too.
+ENVIRONMENT = {
+    "server_url": "UNDERPAINT_SERVER",
+    "token": "UNDERPAINT_TOKEN",
+    "output_dir": "UNDERPAINT_OUTPUT",
+    "backend_command": "UNDERPAINT_BACKEND",
+}
 
 
 def normalize_server_url(text: str) -> str:
@@ -73,9 +86,15 @@ class UNDERPAINT_AP_preferences(bpy.types.AddonPreferences):
 
 
 def get(context: bpy.types.Context | None = None) -> UNDERPAINT_AP_preferences:
-    """The add-on's preferences."""
+    """The add-on's preferences as saved (see `setting` for what is in effect)."""
     context = context or bpy.context
     return context.preferences.addons[addon_package()].preferences
+
+
+def setting(name: str, context: bpy.types.Context | None = None) -> str:
+    """The preference `name` in effect: its environment variable when set and not empty, else the saved value."""
+    value = os.environ.get(ENVIRONMENT[name], "").strip()
+    return value or str(getattr(get(context), name)).strip()
 
 
 classes = (UNDERPAINT_AP_preferences,)

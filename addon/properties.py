@@ -158,7 +158,7 @@ class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
         description="A text block holding a long, multi-line prompt (used instead of the one-line prompt)",
     )
     shot_name: bpy.props.StringProperty(  # type: ignore[valid-type]
-        name="Shot", description="Shot name for take folders and the server (empty = the scene's name)", default=""
+        name="Shot", description="Shot name for take folders and the server (empty = <.blend file name>-<scene name>)", default=""
     )
     use_custom_range: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Custom Range",
@@ -168,7 +168,7 @@ class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
     frame_start: bpy.props.IntProperty(name="Start", default=1)  # type: ignore[valid-type]
     frame_end: bpy.props.IntProperty(name="End", default=48)  # type: ignore[valid-type]
     review_channel: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Review Channel", description="Sequencer channel that holds the painted take of this shot",
+        name="Review Channel", description="Channel, in the sequencer of the shot's review scene ('<scene> Review'), that holds the active take",
         default=8, min=1, max=128,
     )
     mask_dilate: bpy.props.IntProperty(  # type: ignore[valid-type]

@@ -6,7 +6,10 @@ places, both keyed by shot so that only that shot's previous take is replaced:
 
 - the scene camera's background images: an image sequence aligned to the
   frame range, so scrubbing the timeline shows the painting over the blocking;
-- the Video Sequencer: an image strip on the review channel.
+- the Video Sequencer of the shot's review scene (`<scene> Review`, made on
+  first use): an image strip on the review channel. Not the shot's own
+  sequencer: a strip there would make every render of the scene (F12, a
+  farm's `blender -b shot.blend -a`) output the take instead of the 3D scene.
 
 Everything here runs on the main thread (it edits Blender data) and is quick:
 images load lazily, nothing decodes a frame.
@@ -27,6 +30,8 @@ from .jobs import Job
 # Custom properties that tag the images and strips this add-on owns, with the shot they show.
 SHOT_KEY = "underpaint_shot"
 TAKE_KEY = "underpaint_take"
+# The custom property of a review scene: the name of the scene whose takes it shows.
+REVIEW_KEY = "underpaint_review_of"
 
 
 class OutputFolderError(ValueError):
@@ -35,10 +40,10 @@ class OutputFolderError(ValueError):
 
 def output_root(context: bpy.types.Context | None = None) -> Path:
     """The folder takes are written to: the preferences' output folder, `//` resolved next to the .blend."""
-    raw = preferences.get(context).output_dir.strip() or preferences.DEFAULT_OUTPUT
+    raw = preferences.setting("output_dir", context) or preferences.DEFAULT_OUTPUT
     if raw.startswith("//") and not bpy.data.filepath:
         raise OutputFolderError(
-            f"Save the .blend file first, or set an absolute Output Folder in the Underpaint add-on preferences: "
+            f"Save the .blend file first, or set an absolute Output Folder in the Underpaint add-on preferences (or UNDERPAINT_OUTPUT): "
             f"takes are written next to the .blend file ({raw})."
         )
     root = Path(bpy.path.abspath(raw))
@@ -48,8 +53,17 @@ def output_root(context: bpy.types.Context | None = None) -> Path:
 
 
 def shot_name(scene: bpy.types.Scene) -> str:
-    """The shot's name in folders, shot.json and on the server: the settings' shot name, else the scene's."""
-    return folder_name(scene.underpaint.shot_name.strip() or scene.name)
+    """The shot's name in folders, shot.json and on the server: the settings' shot name, else `<blend>-<scene>`.
+
+    New .blend files all have a scene called "Scene": named by the scene alone, two files
+    saved in one folder would write one package and share one shot's takes on the server.
+    An unsaved file has no name yet and uses the scene's (it cannot write next to itself anyway).
+    """
+    explicit = scene.underpaint.shot_name.strip()
+    if explicit:
+        return folder_name(explicit)
+    blend = Path(bpy.data.filepath).stem if bpy.data.filepath else ""
+    return folder_name(f"{blend}-{scene.name}" if blend else scene.name)
 
 
 def shot_folder(scene: bpy.types.Scene, context: bpy.types.Context | None = None) -> Path:
@@ -112,7 +126,8 @@ def show_take(scene: bpy.types.Scene, index: int) -> list[str]:
         problems.append("the scene has no camera to show the take through")
     else:
         show_through_camera(scene.camera.data, entry)
-    show_in_sequencer(scene, entry, settings.review_channel)
+    show_in_sequencer(review_scene(scene), entry, settings.review_channel)
+    _remove_strips(scene, entry.shot)  # files from before review scenes kept the strip in the shot itself
     return problems
 
 
@@ -175,12 +190,32 @@ def show_through_camera(camera: bpy.types.Camera, entry: Any) -> bpy.types.Camer
 
 # -- sequencer -----------------------------------------------------------------------------------------
 
-def show_in_sequencer(scene: bpy.types.Scene, entry: Any, channel: int) -> Any:
-    """An image strip of the take on the review channel; this shot's previous review strip is removed."""
-    editor = scene.sequence_editor or scene.sequence_editor_create()
-    strips = compat.sequencer_strips(editor)
-    for strip in [s for s in strips if s.get(SHOT_KEY) == entry.shot]:
+def review_scene(scene: bpy.types.Scene) -> bpy.types.Scene:
+    """The scene whose sequencer shows `scene`'s takes, made on first use; its range, rate and size follow the shot."""
+    review = next((s for s in bpy.data.scenes if s.get(REVIEW_KEY) == scene.name), None)
+    if review is None:
+        review = bpy.data.scenes.new(f"{scene.name} Review")
+        review[REVIEW_KEY] = scene.name
+    review.frame_start, review.frame_end = scene.frame_start, scene.frame_end
+    review.render.fps, review.render.fps_base = scene.render.fps, scene.render.fps_base
+    review.render.resolution_x, review.render.resolution_y = scene.render.resolution_x, scene.render.resolution_y
+    review.render.resolution_percentage = scene.render.resolution_percentage
+    return review
+
+
+def _remove_strips(scene: bpy.types.Scene, shot: str) -> None:
+    """Remove the strips that show `shot` from `scene`'s sequencer (if it has one)."""
+    if scene.sequence_editor is None:
+        return
+    strips = compat.sequencer_strips(scene.sequence_editor)
+    for strip in [s for s in strips if s.get(SHOT_KEY) == shot]:
         strips.remove(strip)
+
+
+def show_in_sequencer(scene: bpy.types.Scene, entry: Any, channel: int) -> Any:
+    """An image strip of the take on `scene`'s review channel; this shot's previous review strip is removed."""
+    _remove_strips(scene, entry.shot)
+    strips = compat.sequencer_strips(scene.sequence_editor or scene.sequence_editor_create())
     folder = Path(entry.directory)
     strip = strips.new_image(
         name=f"{entry.shot} {entry.name}"[:60],

@@ -25,9 +25,9 @@ STATUS_EVERY_SECONDS = 3.0
 
 
 def preferences_client(context: bpy.types.Context | None = None) -> api.Client:
-    """A client for the server in the add-on preferences (address normalised, token as typed)."""
-    prefs = preferences.get(context)
-    return api.Client(preferences.normalize_server_url(prefs.server_url), prefs.token.strip())
+    """A client for the server in the add-on preferences or their environment variables (address normalised)."""
+    url = preferences.setting("server_url", context)
+    return api.Client(preferences.normalize_server_url(url), preferences.setting("token", context))
 
 
 @dataclass

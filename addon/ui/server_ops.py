@@ -19,10 +19,9 @@ class UNDERPAINT_OT_start_server(bpy.types.Operator):
     )
 
     def execute(self, context: bpy.types.Context) -> set[str]:
-        prefs = preferences.get(context)
         try:
             client = server_status.preferences_client(context)
-            server_process.start(prefs.backend_command, client.base_url, client.token)
+            server_process.start(preferences.setting("backend_command", context), client.base_url, client.token)
             if waits(self.run_mode):
                 server_process.wait_until_ready(client)
         except (server_process.StartError, ValueError) as exc:

@@ -16,10 +16,18 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+# UTC timestamps in ISO 8601 with microseconds and a Z, as the API reports times.
+ISO_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
 
 def now_iso() -> str:
-    """UTC timestamp in ISO 8601 with seconds precision and a Z, as the API reports times."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """Now, as `ISO_FORMAT`."""
+    return datetime.now(UTC).strftime(ISO_FORMAT)
+
+
+def parse_iso(stamp: str) -> datetime:
+    """A timestamp `now_iso` wrote, back as an aware UTC datetime."""
+    return datetime.strptime(stamp, ISO_FORMAT).replace(tzinfo=UTC)
 
 
 class Database:

@@ -98,10 +98,18 @@ def our_backgrounds(scene: bpy.types.Scene, results: ModuleType) -> list[Any]:
             if bg.image is not None and results.SHOT_KEY in bg.image]
 
 
-def review_strips(scene: bpy.types.Scene, results: ModuleType) -> list[Any]:
+def our_strips(scene: bpy.types.Scene, results: ModuleType) -> list[Any]:
     editor = scene.sequence_editor
+    if editor is None:
+        return []
     strips = editor.strips if hasattr(editor, "strips") else editor.sequences
     return [s for s in strips if results.SHOT_KEY in s]
+
+
+def review_strips(scene: bpy.types.Scene, results: ModuleType) -> list[Any]:
+    """The take strips of the shot's review scene (`<scene> Review`)."""
+    (review,) = [s for s in bpy.data.scenes if s.get(results.REVIEW_KEY) == scene.name]
+    return our_strips(review, results)
 
 
 def started_job(job_timer: ModuleType, scene: bpy.types.Scene) -> Any:
@@ -145,6 +153,38 @@ def test_stylize_in_background_mode_brings_the_take_into_the_scene(
     assert (strip.frame_final_start, strip.frame_final_end) == (1, 7)
     assert Path(bpy.path.abspath(strip.directory)) == folder
     assert [e.filename for e in strip.elements] == [f"{f:04d}.png" for f in range(1, 7)]
+    review = bpy.data.scenes[f"{scene.name} Review"]
+    assert (review.frame_start, review.frame_end, review.render.fps) == (
+        scene.frame_start, scene.frame_end, scene.render.fps)
+
+
+def test_rendering_the_shot_after_stylize_renders_the_3d_scene(
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], first_take: str, tmp_path: Path
+) -> None:
+    """The take's strip is not in the shot's own sequencer, where it would replace every render of the scene."""
+    results = modules["scene_takes"]
+    assert our_strips(scene, results) == []
+    render = scene.render
+    saved = (render.engine, render.filepath, render.image_settings.file_format, scene.frame_current)
+    try:
+        render.engine, render.filepath, render.image_settings.file_format = (
+            "BLENDER_WORKBENCH", str(tmp_path / "render.png"), "PNG")
+        scene.frame_set(1)
+        with bpy.context.temp_override(scene=scene, view_layer=scene.view_layers[0]):
+            assert bpy.ops.render.render(write_still=True) == {"FINISHED"}
+    finally:
+        render.engine, render.filepath, render.image_settings.file_format = saved[:3]
+        scene.frame_set(saved[3])
+    rendered = bpy.data.images.load(str(tmp_path / "render.png"))
+    take = bpy.data.images.load(str(Path(scene.underpaint.takes[0].directory) / "0001.png"))
+    try:
+        assert tuple(rendered.size) == (render.resolution_x * render.resolution_percentage // 100,
+                                        render.resolution_y * render.resolution_percentage // 100)
+        ours, theirs = np.array(rendered.pixels[:]), np.array(take.pixels[:])
+        assert ours.shape != theirs.shape or not np.allclose(ours, theirs, atol=2 / 255)
+    finally:
+        bpy.data.images.remove(rendered)
+        bpy.data.images.remove(take)
 
 
 def test_a_job_followed_by_the_timer_brings_the_next_take(

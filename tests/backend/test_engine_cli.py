@@ -74,6 +74,10 @@ def test_stylize_through_a_server_paints_the_same_frames(shot: Path, tmp_path: P
         (["--frames", "5-60"], "outside shot"),
         (["--width", "30"], "multiple of 8"),
         (["--model", "no-such-set"], "unknown model set"),
+        # In the command line's words: its flags, no API field names, no pydantic prefixes.
+        (["--steps", "0"], "--steps must be greater than or equal to 1"),
+        (["--style", "x:9"], "--style weight must be less than or equal to 2"),
+        (["--strength", "0.3"], "--strength only applies with --use-color"),
     ],
 )
 def test_stylize_refuses_bad_input_with_a_message(
@@ -105,3 +109,34 @@ def test_models_list_and_pull(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert f"here     {tmp_path.resolve()}/models/tiny/controlnet_pose" in capsys.readouterr().out
     assert main(["models", "pull", "nope", "--data-dir", str(tmp_path)]) == 1
     assert "unknown model set 'nope'" in capsys.readouterr().err
+
+
+def test_stylize_never_mixes_two_runs_in_one_out_folder(
+    shot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data, out = tmp_path / "data", tmp_path / "out"
+    args = ["stylize", str(shot), "--prompt", "a painted fox", *PAINT, "--out", str(out), "--data-dir", str(data)]
+    assert main([*args, "--frames", "1-4"]) == 0
+    (out / "notes.txt").write_text("the artist's")
+    takes_before = len(TakeStore.open(data).list())
+    assert main([*args, "--frames", "1-2"]) == 2
+    err = capsys.readouterr().err
+    assert "already holds 4 frames" in err and "--overwrite" in err
+    assert len(TakeStore.open(data).list()) == takes_before  # refused before painting
+    assert main([*args, "--frames", "1-2", "--width", "48", "--height", "32", "--overwrite"]) == 0
+    frames = frames_in(out)
+    assert list(frames) == ["0001.png", "0002.png"] and all(f.shape == (32, 48, 3) for f in frames.values())
+    assert (out / "notes.txt").read_text() == "the artist's"  # only frame files are replaced
+
+
+def test_missing_paths_and_video_to_video_without_colour_say_what_to_do(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["stylize", str(tmp_path / "nope"), "--prompt", "x", "--data-dir", str(tmp_path)]) == 2
+    assert f"the shot package {tmp_path / 'nope'} does not exist" in capsys.readouterr().err
+    assert main(["styles", "train", str(tmp_path / "nope"), "--name", "x", "--data-dir", str(tmp_path)]) == 2
+    assert f"{tmp_path / 'nope'} does not exist" in capsys.readouterr().err
+    plain = write_shot(tmp_path / "plain", frames=2)
+    assert main(["stylize", str(plain), "--prompt", "x", *PAINT, "--use-color", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "without the colour render" in err and "export it again with the colour render" in err

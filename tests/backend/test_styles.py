@@ -208,7 +208,8 @@ def test_force_replaces_a_style_through_the_cli(trained: Path, art: Path, capsys
     assert main(common) == 0
     first = read_card(trained, "redo")
     assert main(common) == 2
-    assert "a style named 'redo' already exists" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "a style named 'redo' already exists" in err and "pass --force" in err and '"force"' not in err
     assert main([*common, "--force", "--rank", "4"]) == 0
     second = read_card(trained, "redo")
     assert (first.rank, second.rank) == (2, 4) and second.created > first.created
@@ -221,7 +222,7 @@ def test_force_replaces_a_style_through_the_cli(trained: Path, art: Path, capsys
     assert names == ["redo", "stripes"]
     assert main(["styles", "train", str(art / "missing"), "--name", "x", "--model", "tiny",
                  "--data-dir", str(trained)]) == 2
-    assert "is not a folder of images" in capsys.readouterr().err
+    assert f"{art / 'missing'} does not exist" in capsys.readouterr().err
 
 
 def test_delete_removes_a_style_whole_through_the_cli(trained: Path, art: Path, capsys: pytest.CaptureFixture) -> None:

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import IO
 
-from underpaint.cli import add_data_dir_argument
+from underpaint.cli import add_data_dir_argument, add_log_level_argument
 from underpaint.paths import data_dir
 
 TOKEN_ENV = "UNDERPAINT_TOKEN"
@@ -36,6 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", default=None, help="default model set for jobs that name none")
     parser.add_argument("--max-upload-mb", type=int, default=1024, help="largest accepted upload (default: 1024)")
     add_data_dir_argument(parser)
+    add_log_level_argument(parser, "info")
     parser.set_defaults(func=run)
 
 
@@ -119,7 +120,8 @@ def run(args: argparse.Namespace) -> int:
     )
     shown = f"[{host}]" if ":" in host else host
     print(f"Underpaint server on http://{shown}:{port}  (data: {directory})", flush=True)
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="warning", timeout_graceful_shutdown=5))
+    access = "info" if args.log_level == "debug" else "warning"  # uvicorn's request lines only when debugging
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level=access, timeout_graceful_shutdown=5))
     server.run(sockets=[sock])
     lock.close()
     return 0

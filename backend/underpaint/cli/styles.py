@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from underpaint.cli import add_data_dir_argument
+from underpaint.cli import add_data_dir_argument, add_log_level_argument
 from underpaint.engines.base import EngineError
 from underpaint.errors import InputError
 from underpaint.paths import data_dir
@@ -56,6 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     train.add_argument("--validation-steps", type=int, default=20, help="denoising steps per validation render")
     train.add_argument("--device", default=None, help="cuda, cuda:1, mps or cpu (default: the best available)")
     add_data_dir_argument(train)
+    add_log_level_argument(train, "warning")
     train.set_defaults(func=run_train)
 
     listing = commands.add_parser("list", help="list trained styles", description="List the trained styles.")
@@ -90,6 +91,7 @@ def run_train(args: argparse.Namespace) -> int:
             print(f"[{progress.fraction:4.0%}] {progress.message}", file=sys.stderr, flush=True)
 
     try:
+        files = folder_files(args.images)  # a missing folder is said before the model set is looked for
         config = TrainConfig(
             name=args.name,
             model=args.model or default_training_model(directory),
@@ -107,10 +109,10 @@ def run_train(args: argparse.Namespace) -> int:
             validation_steps=args.validation_steps,
         )
         card = train_style(
-            folder_files(args.images), config, directory, device=args.device, label=str(args.images), on_progress=report
+            files, config, directory, device=args.device, label=str(args.images), on_progress=report
         )
     except (InputError, EngineError) as exc:
-        print(f"underpaint styles train: {exc}", file=sys.stderr)
+        print(f"underpaint styles train: {train_error(exc, args)}", file=sys.stderr)
         return 2 if isinstance(exc, InputError) else 1
     except KeyboardInterrupt:
         print("underpaint styles train: cancelled; no style was written", file=sys.stderr)
@@ -121,6 +123,13 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"held-out loss {card.validation_loss_before:.4f} -> {card.validation_loss_after:.4f}")
     print(f"use it with: underpaint stylize ... --style {card.name!r}:0.8 and {card.trigger!r} in the prompt")
     return 0
+
+
+def train_error(exc: InputError | EngineError, args: argparse.Namespace) -> str:
+    """The error in the command line's words where the shared one names the API's fields."""
+    if isinstance(exc, InputError) and exc.code == "style_exists":
+        return f"a style named {args.name!r} already exists: choose another --name, or pass --force to replace it"
+    return str(exc)
 
 
 def run_list(args: argparse.Namespace) -> int:

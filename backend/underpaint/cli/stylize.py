@@ -19,13 +19,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from underpaint.cli import add_data_dir_argument
+from underpaint.cli import add_data_dir_argument, add_log_level_argument, describe_flag_errors
 from underpaint.control.registry import CONTROLS
 from underpaint.engines.base import EngineError
 from underpaint.errors import InputError
 
 # Seconds between progress lines.
 PRINT_EVERY = 2.0
+# The frame files a take folder holds (`####.png`, Blender frame numbers); what --overwrite replaces.
+FRAME_FILE = re.compile(r"-?\d+\.png")
+# Video-to-video's strength when --use-color is given without --strength.
+DEFAULT_STRENGTH = 0.6
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -62,7 +66,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--use-color", action="store_true", help="paint over the shot's rough colour render")
     parser.add_argument(
-        "--strength", type=float, default=0.6, help="with --use-color: how much to repaint (0-1]"
+        "--strength", type=float, default=None,
+        help=f"with --use-color: how much to repaint (0-1], default {DEFAULT_STRENGTH}",
     )
     parser.add_argument(
         "--style",
@@ -72,7 +77,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=style_ref,
         help="apply a trained style (repeatable), e.g. --style inkwash:0.8",
     )
-    parser.add_argument("--out", type=Path, default=None, help="output folder (default: ./<shot>-<take id>)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="output folder (default: ./<take id>); refused if it holds frames, unless --overwrite")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the frames (####.png) already in --out; nothing else there is touched")
     parser.add_argument(
         "--server", default=None, metavar="URL", help="paint on a running server, e.g. http://127.0.0.1:8765"
     )
@@ -81,6 +89,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--device", default=None, help="in-process: cuda, cuda:1, mps or cpu (default: the best)"
     )
     add_data_dir_argument(parser)
+    add_log_level_argument(parser, "warning")
     parser.set_defaults(func=run)
 
 
@@ -117,7 +126,7 @@ def job_params(args: argparse.Namespace) -> dict[str, Any]:
         "guidance": args.guidance,
         "controls": {name: {} for name in args.controls},
         "use_color": args.use_color,
-        "strength": args.strength,
+        "strength": DEFAULT_STRENGTH if args.strength is None else args.strength,
         "styles": args.style,
     }
     optional = {"model": args.model, "width": args.width, "height": args.height, "frames": args.frames}
@@ -140,17 +149,55 @@ class _Printer:
 
 def run(args: argparse.Namespace) -> int:
     try:
+        check_arguments(args)
         paths = run_on_server(args) if args.server else run_in_process(args)
     except (InputError, EngineError) as exc:
         print(f"underpaint stylize: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, InputError) else 1
     except ValidationError as exc:
-        from underpaint.shot.package import describe_validation_error
-
-        print(f"underpaint stylize: {describe_validation_error(exc)}", file=sys.stderr)
+        print(f"underpaint stylize: {describe_flag_errors(exc, {'styles': '--style'})}", file=sys.stderr)
         return 2
     print(f"wrote {len(paths)} frames to {paths[0].parent if paths else args.out}")
     return 0
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """What can be refused before anything loads: flags that do nothing, an --out holding another run."""
+    if args.strength is not None and not args.use_color:
+        raise InputError(
+            "invalid_params", "--strength only applies with --use-color (how far to repaint the colour render): "
+            "add --use-color, or drop --strength",
+        )
+    if args.out is not None:
+        if args.out.exists() and not args.out.is_dir():
+            raise InputError("invalid_params", f"--out {args.out} is a file, not a folder")
+        stale = frame_files(args.out)
+        if stale and not args.overwrite:
+            raise InputError(
+                "out_not_empty", f"--out {args.out} already holds {len(stale)} frames (####.png) of another run: "
+                "choose an empty folder, or pass --overwrite to replace them",
+            )
+
+
+def frame_files(folder: Path) -> list[Path]:
+    """The frame files in `folder` (none if it does not exist)."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if FRAME_FILE.fullmatch(p.name) and p.is_file())
+
+
+def output_folder(args: argparse.Namespace, take_id: str) -> Path:
+    """Where the take's frames go: --out, emptied of old frames (checked by `check_arguments`), else
+    `./<take id>` (`-2`, `-3`, ... when a take of another data dir already holds that folder)."""
+    if args.out is not None:
+        for stale in frame_files(args.out):
+            stale.unlink()
+        return args.out
+    out, n = Path.cwd() / take_id, 1
+    while frame_files(out):
+        n += 1
+        out = Path.cwd() / f"{take_id}-{n}"
+    return out
 
 
 def run_in_process(args: argparse.Namespace) -> list[Path]:
@@ -177,7 +224,7 @@ def run_in_process(args: argparse.Namespace) -> list[Path]:
         report=lambda progress: printer(progress.fraction, progress.message, progress.fraction >= 1),
         resolve_style=style_resolver(directory),
     )
-    out = args.out or Path.cwd() / f"{package.shot.shot}-{take_id}"
+    out = output_folder(args, take_id)
     out.mkdir(parents=True, exist_ok=True)
     take = takes.get(take_id)
     return [_copy(takes.directory(take_id) / frame_file_name(f), out) for f in take.frames]
@@ -209,8 +256,7 @@ def run_on_server(args: argparse.Namespace) -> list[Path]:
             error = final.get("error") or {}
             raise EngineError(f"job {job} {final['state']}: {error.get('message', final.get('message', ''))}")
         take = final["take"]
-        out = args.out or Path.cwd() / f"{client.take(take)['shot']}-{take}"
-        return client.download_take(take, out)
+        return client.download_take(take, output_folder(args, take))
 
 
 def _follow(client: Any, job: str, printer: Callable[..., None]) -> dict[str, Any]:

@@ -99,10 +99,20 @@ def make_controls(
     return ControlSet({kind: np.stack(images) for kind, images in out.items()}, plan, rng)
 
 
+def missing_color(package: ShotPackage) -> InputError:
+    """Video-to-video asked of a shot exported without its colour render, saying how to export one."""
+    return InputError(
+        "missing_color",
+        f"shot {package.shot.shot!r} was exported without the colour render that video-to-video paints over: "
+        "export it again with the colour render (in Blender, Video to Video on when you Stylize, or Color on "
+        "in Export Shot), or paint without it (use_color off, no --use-color)",
+    )
+
+
 def color_video(package: ShotPackage, frames: Sequence[int], plan: ResizePlan) -> np.ndarray:
     """The rough colour render of `frames` at the generation size, uint8 (frames, H, W, 3)."""
     if not package.has_color():
-        raise InputError("missing_color", f"shot {package.shot.shot!r} was exported without the colour render")
+        raise missing_color(package)
     return np.stack([
         to_uint8(plan.apply(package.read_color(n).astype(np.float32) / 255.0)) for n in frames
     ])

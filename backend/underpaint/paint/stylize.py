@@ -28,7 +28,7 @@ from pydantic import (
 
 from underpaint.blobs import BlobStore, check_sha256
 from underpaint.control import ControlSet, DepthRange, ResizePlan, color_video, default_size, make_controls
-from underpaint.control.build import check_control_kinds
+from underpaint.control.build import check_control_kinds, missing_color
 from underpaint.control.registry import CONTROLS, check_names
 from underpaint.engines.base import Cancelled, ControlSetting, Engine, EngineError, PaintRequest, PromptSpan
 from underpaint.engines.registry import NO_DEFAULT_MODEL, engine_factory, get_model_set
@@ -206,7 +206,7 @@ def plan_stylize(package: ShotPackage, params: StylizeParams, default_model: str
         raise InputError("no_model", NO_DEFAULT_MODEL)
     check_control_kinds(package, params.controls)
     if params.use_color and not package.has_color():
-        raise InputError("missing_color", f"shot {package.shot.shot!r} was exported without the colour render")
+        raise missing_color(package)
     resize = ResizePlan.fit(package.size, size, params.fit)
     return StylizePlan(frames, size, model, resize, prompt_spans(params, package, frames))
 

@@ -222,6 +222,9 @@ def load_package(directory: Path, verify_hashes: bool = True) -> ShotPackage:
     """Open a package directory as the add-on wrote it; with `verify_hashes`, check every file's sha256."""
     directory = Path(directory)
     shot_path = directory / SHOT_FILE
+    if not directory.is_dir():
+        what = "is a file, not a folder" if directory.exists() else "does not exist"
+        raise InputError("missing_files", f"the shot package {directory} {what}")
     if not shot_path.is_file():
         raise InputError("missing_files", f"{directory} holds no {SHOT_FILE}; is it a shot package?")
     if shot_path.stat().st_size > MAX_SHOT_JSON_BYTES:

@@ -50,7 +50,8 @@ class TrainingImage:
 def folder_files(folder: Path) -> dict[str, Path]:
     """Every file under `folder` by its relative POSIX name (hidden files and OS litter left out)."""
     if not folder.is_dir():
-        raise InputError("not_a_folder", f"{folder} is not a folder of images")
+        what = "does not exist" if not folder.exists() else "is not a folder of images"
+        raise InputError("not_a_folder", f"{folder} {what}")
     files = {}
     for path in sorted(folder.rglob("*")):
         relative = path.relative_to(folder)

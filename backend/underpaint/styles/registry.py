@@ -65,8 +65,7 @@ def refuse_existing(data_dir: Path, name: str, force: bool) -> None:
     if not force and style_exists(data_dir, name):
         raise InputError(
             "style_exists",
-            f"a style named {name!r} already exists; choose another name or pass --force (\"force\": true) "
-            "to replace it",
+            f"a style named {name!r} already exists: choose another name, or replace it (\"force\": true)",
             409,
         )
 
