@@ -32,6 +32,17 @@ STATES_FINAL = ("done", "failed", "cancelled")
 T = TypeVar("T")
 
 
+# Copied from underpaint.cli.stylize.duration (the add-on cannot import the backend).
+def duration(seconds: float) -> str:
+    """'8 s', '2 min 05 s', '1 h 02 min'."""
+    seconds = max(int(round(seconds)), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 def drain(items: queue.SimpleQueue[T]) -> Iterator[T]:
     """Everything a worker thread has put on the queue so far, without waiting for more."""
     while True:
@@ -202,6 +213,10 @@ class Job:
         message = str(event.get("message") or "")
         if not message:
             message = f"Painting: {done}/{total} frames" if total else state.capitalize()
+        elapsed, eta = event.get("elapsed_s"), event.get("eta_s")
+        if isinstance(elapsed, int | float):
+            left = f", about {duration(eta)} left" if isinstance(eta, int | float) and eta >= 1 else ""
+            message += f" ({duration(elapsed)}{left})"
         self._post(state=state if state in STATES_ACTIVE else "running",
                    progress=float(event.get("progress") or 0.0), message=message)
 

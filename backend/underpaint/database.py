@@ -72,6 +72,13 @@ class Database:
     def ensure_schema(self, script: str) -> None:
         self.connection().executescript(script)
 
+    def ensure_column(self, table: str, column: str, declaration: str) -> None:
+        """Add `column` to a `table` that an older version created without it (a data dir is kept across
+        upgrades)."""
+        names = {row["name"] for row in self.query(f"PRAGMA table_info({table})")}
+        if column not in names:
+            self.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -112,14 +113,18 @@ def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_shot(tmp_path_factory.mktemp("shot") / "package", frames=4, width=32, height=24, motion=True)
 
 
-def run(job: Job, timeout: float = 120.0) -> list[str]:
-    """Apply the worker's updates as the timer would, until the job ends; the states it went through."""
+def run(job: Job, timeout: float = 120.0, messages: list[str] | None = None) -> list[str]:
+    """Apply the worker's updates as the timer would, until the job ends; the states it went through
+    (and into `messages`, every line the panel showed)."""
     states = [job.state]
     deadline = time.monotonic() + timeout
     while not job.finished:
         assert time.monotonic() < deadline, f"job still {job.state}: {job.message}"
-        if job.apply_updates() and job.state != states[-1]:
-            states.append(job.state)
+        if job.apply_updates():
+            if job.state != states[-1]:
+                states.append(job.state)
+            if messages is not None and (not messages or messages[-1] != job.message):
+                messages.append(job.message)
         time.sleep(0.01)
     return states
 
@@ -129,8 +134,12 @@ def test_the_worker_paints_a_shot_and_downloads_the_take(
 ) -> None:
     paint = Paint(prompt="ink", seed=4, steps=2, controls=(Control("depth", 0.5),))
     job = Job(Stylize(Shot(package, tmp_path), paint, 32, 24), api.Client(server.url), "Stylize sh010").start()
-    states = run(job)
+    shown: list[str] = []
+    states = run(job, messages=shown)
     assert job.state == "done", job.message
+    # While it paints, the panel says the frames on disk and the time spent, not only a step count.
+    assert any(re.fullmatch(r"(painting: step \d/2|wrote frame \d).*on disk.* \(\d+ s(, about .* left)?\)", m)
+               for m in shown), "\n".join(shown)
     assert states[0] == "checking" and states[-1] == "done" and "downloading" in states
     assert job.take is not None and job.frames_folder == tmp_path / files.folder_name(job.take["id"])
     assert sorted(p.name for p in job.frames_folder.glob("*.png")) == [

@@ -136,6 +136,8 @@ class JobOut(BaseModel):
     created: str
     started: str | None
     finished: str | None
+    elapsed_s: float | None = Field(None, description="seconds since the job started (until it ended)")
+    eta_s: float | None = Field(None, description="a running job's estimate of the seconds of painting left")
 
 
 class JobList(BaseModel):

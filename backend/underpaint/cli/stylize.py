@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic import ValidationError
 
@@ -24,8 +24,10 @@ from underpaint.control.registry import CONTROLS
 from underpaint.engines.base import EngineError
 from underpaint.errors import InputError
 
-# Seconds between progress lines.
+# Seconds between progress lines (when the output is not a terminal).
 PRINT_EVERY = 2.0
+# Characters of the progress bar on a terminal.
+BAR_WIDTH = 24
 # The frame files a take folder holds (`####.png`, Blender frame numbers); what --overwrite replaces.
 FRAME_FILE = re.compile(r"-?\d+\.png")
 # Video-to-video's strength when --use-color is given without --strength.
@@ -135,16 +137,38 @@ def job_params(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class _Printer:
-    """Progress lines, at most one every PRINT_EVERY seconds (and always the last)."""
+    """Progress for the console: on a terminal one bar rewritten in place, else a line at most every
+    PRINT_EVERY seconds (and always the last), each with the time spent and the time left."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self.bar = self.stream.isatty()
+        self.started = time.monotonic()
         self.last = 0.0
 
-    def __call__(self, fraction: float, message: str, force: bool = False) -> None:
+    def __call__(self, fraction: float, message: str, force: bool = False, eta: float | None = None) -> None:
         now = time.monotonic()
-        if force or now - self.last >= PRINT_EVERY:
-            self.last = now
-            print(f"[{fraction * 100:5.1f}%] {message}", flush=True)
+        if not (force or self.bar or now - self.last >= PRINT_EVERY):
+            return
+        self.last = now
+        timing = duration(now - self.started) + (f", about {duration(eta)} left" if eta and eta >= 1 else "")
+        if self.bar:
+            filled = int(fraction * BAR_WIDTH)
+            line = f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {fraction * 100:3.0f}% {message} ({timing})"
+            self.stream.write(line[:200].ljust(100) + ("\n" if force else ""))
+            self.stream.flush()
+        else:
+            print(f"[{fraction * 100:5.1f}%] {message} ({timing})", file=self.stream, flush=True)
+
+
+def duration(seconds: float) -> str:
+    """'8 s', '2 min 05 s', '1 h 02 min'."""
+    seconds = max(int(round(seconds)), 0)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -221,7 +245,8 @@ def run_in_process(args: argparse.Namespace) -> list[Path]:
         takes=takes,
         engines=EngineCache(directory, args.device).get,
         default_model=None if args.model else pick_default_model(model_catalog(directory)),
-        report=lambda progress: printer(progress.fraction, progress.message, progress.fraction >= 1),
+        report=lambda progress: printer(progress.fraction, progress.message, progress.fraction >= 1,
+                                        progress.eta_seconds),
         resolve_style=style_resolver(directory),
     )
     out = output_folder(args, take_id)
@@ -263,5 +288,6 @@ def _follow(client: Any, job: str, printer: Callable[..., None]) -> dict[str, An
     final = client.job(job)
     for event in client.events(job):
         final = event
-        printer(event.get("progress", 0.0), event.get("message", event["state"]), event["state"] != "running")
+        printer(event.get("progress", 0.0), event.get("message", event["state"]), event["state"] != "running",
+                event.get("eta_s"))
     return final

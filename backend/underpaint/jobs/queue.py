@@ -249,7 +249,8 @@ class JobQueue:
                 raise Cancelled()
 
         def report(progress: Progress) -> None:
-            jobs.report(job.id, progress.fraction, progress.frames_done, progress.frames_total, progress.message)
+            jobs.report(job.id, progress.fraction, progress.frames_done, progress.frames_total, progress.message,
+                        progress.eta_seconds)
             self.workers[device].heard = time.monotonic()
             self._announce(job.id)
 

@@ -15,13 +15,16 @@ import re
 import sqlite3
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from underpaint.database import Database, now_iso
+from underpaint.database import Database, now_iso, parse_iso
 from underpaint.errors import NotFound
 
 JOB_ID = re.compile(r"^[0-9a-f]{32}$")
 TERMINAL = ("done", "failed", "cancelled")
+# The most a running job reports: 100 % means done, and only a done job reads so.
+RUNNING_AT_MOST = 0.99
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -41,7 +44,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     cancel_requested INTEGER NOT NULL DEFAULT 0,
     created TEXT NOT NULL,
     started TEXT,
-    finished TEXT
+    finished TEXT,
+    eta_seconds REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs(state, seq);
 """
@@ -65,6 +69,7 @@ class Job:
     created: str
     started: str | None
     finished: str | None
+    eta_seconds: float | None = None  # a running job's estimate of the time left; None: not known yet
 
     @property
     def terminal(self) -> bool:
@@ -79,8 +84,16 @@ class Job:
             "id": self.id, "kind": self.kind, "state": self.state, "progress": self.progress,
             "frames_done": self.frames_done, "frames_total": self.frames_total, "take": self.take,
             "error": error, "message": self.message, "created": self.created, "started": self.started,
-            "finished": self.finished,
+            "finished": self.finished, "elapsed_s": self.elapsed_seconds(),
+            "eta_s": self.eta_seconds if self.state == "running" else None,
         }
+
+    def elapsed_seconds(self) -> float | None:
+        """Seconds since the job started (until it finished); None while queued."""
+        if self.started is None:
+            return None
+        end = parse_iso(self.finished) if self.finished else datetime.now(UTC)
+        return round(max((end - parse_iso(self.started)).total_seconds(), 0.0), 1)
 
 
 def check_job_id(job_id: str) -> str:
@@ -93,6 +106,7 @@ class JobStore:
     def __init__(self, db: Database) -> None:
         self.db = db
         db.ensure_schema(SCHEMA)
+        db.ensure_column("jobs", "eta_seconds", "REAL")
 
     def submit(self, kind: str, shot: str | None, params: dict[str, Any]) -> Job:
         job_id = uuid.uuid4().hex
@@ -120,11 +134,16 @@ class JobStore:
             )
         return self.get(row["id"])
 
-    def report(self, job_id: str, progress: float, frames_done: int, frames_total: int, message: str) -> None:
+    def report(
+        self, job_id: str, progress: float, frames_done: int, frames_total: int, message: str,
+        eta_seconds: float | None = None,
+    ) -> None:
+        """A running job's progress. Below 100 % until it is done: a job can still fail after its last
+        frame (recording the take, measuring it), and a failed job must not read as complete."""
         self.db.execute(
-            "UPDATE jobs SET progress = ?, frames_done = ?, frames_total = ?, message = ?"
+            "UPDATE jobs SET progress = ?, frames_done = ?, frames_total = ?, message = ?, eta_seconds = ?"
             " WHERE id = ? AND state = 'running'",
-            (min(max(progress, 0.0), 1.0), frames_done, frames_total, message, job_id),
+            (min(max(progress, 0.0), RUNNING_AT_MOST), frames_done, frames_total, message, eta_seconds, job_id),
         )
 
     def set_take(self, job_id: str, take_id: str) -> None:
@@ -182,5 +201,5 @@ def _job(row: sqlite3.Row) -> Job:
         progress=row["progress"], frames_done=row["frames_done"], frames_total=row["frames_total"],
         take=row["take"], error_code=row["error_code"], error_message=row["error_message"],
         message=row["message"], cancel_requested=bool(row["cancel_requested"]), created=row["created"],
-        started=row["started"], finished=row["finished"],
+        started=row["started"], finished=row["finished"], eta_seconds=row["eta_seconds"],
     )

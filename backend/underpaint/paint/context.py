@@ -17,12 +17,14 @@ from underpaint.takes.store import TakeStore
 
 @dataclass(frozen=True)
 class Progress:
-    """A progress report: overall fraction 0..1, frames safely on disk, and a line for the artist."""
+    """A progress report: overall fraction 0..1, frames safely on disk, a line for the artist, and the
+    estimated seconds of painting left (None until the pace is known)."""
 
     fraction: float
     frames_done: int
     frames_total: int
     message: str
+    eta_seconds: float | None = None
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -35,11 +35,12 @@ from underpaint.blobs import BlobStore
 from underpaint.control import DepthRange
 from underpaint.engines.base import Engine, EngineError
 from underpaint.engines.registry import ModelSet, engine_factory, get_model_set
+from underpaint.engines.schedule import request_steps
 from underpaint.errors import InputError
 from underpaint.paint.context import PaintServices, ProgressCallback, StopCheck, StyleResolver
+from underpaint.paint.progress import ProgressReporter
 from underpaint.paint.stylize import (
     PaintParams,
-    ProgressReporter,
     StylizeParams,
     StylizePlan,
     check_stylize,
@@ -258,6 +259,7 @@ def run_edit(
     engine, controls, request = prepare_paint(
         package, plan.params, span, engines, progress, stop, resolve_style, references, _parent_depth_range(parent)
     )
+    progress.painting(request_steps(request))
     request.known, request.repaint_mask = _known_frames(takes, plan)
     take = takes.create(
         shot=package.shot.shot, shot_sha=package.sha256, kind=kind, params=plan.record,

@@ -32,16 +32,17 @@ from underpaint.control.build import check_control_kinds, missing_color
 from underpaint.control.registry import CONTROLS, check_names
 from underpaint.engines.base import Cancelled, ControlSetting, Engine, EngineError, PaintRequest, PromptSpan
 from underpaint.engines.registry import NO_DEFAULT_MODEL, engine_factory, get_model_set
+from underpaint.engines.schedule import request_steps
 from underpaint.errors import InputError
 from underpaint.images import read_png
 from underpaint.paint.context import (
     EngineProvider,
     PaintServices,
-    Progress,
     ProgressCallback,
     StopCheck,
     StyleResolver,
 )
+from underpaint.paint.progress import ProgressReporter
 from underpaint.paint.temporal import temporal_metrics
 from underpaint.shot.package import ShotPackage
 from underpaint.takes.store import TakeStore
@@ -242,38 +243,6 @@ def check_stylize(params: PaintParams, plan: StylizePlan, services: PaintService
     services.takes.check_room(len(plan.frames), *plan.size)
 
 
-class ProgressReporter:
-    """Turns denoising steps and written frames into `Progress` reports (steps weigh 95%)."""
-
-    def __init__(self, report: ProgressCallback | None, frames_total: int) -> None:
-        self._report = report or (lambda progress: None)
-        self.total = frames_total
-        self.steps = (0, 1)
-        self.frames = 0
-
-    def say(self, message: str) -> None:
-        done, total = self.steps
-        fraction = 0.95 * done / max(total, 1) + 0.05 * self.frames / max(self.total, 1)
-        self._report(Progress(fraction, self.frames, self.total, message))
-
-    def step(self, done: int, total: int) -> None:
-        self.steps = (done, total)
-        self.say(f"painting: step {done}/{total}, {self.frames}/{self.total} frames written")
-
-    def stepper(self, stop: Callable[[], None]) -> Callable[[int, int], None]:
-        """The engine's `on_step`: stop if asked to (cancel), else report the step."""
-
-        def on_step(done: int, total: int) -> None:
-            stop()
-            self.step(done, total)
-
-        return on_step
-
-    def frame_written(self, frame: int) -> None:
-        self.frames += 1
-        self.say(f"wrote frame {frame} ({self.frames}/{self.total})")
-
-
 def load_references(blobs: BlobStore, shas: list[str]) -> list[np.ndarray]:
     """The reference images a request names, decoded (checked at submit, read again when painting)."""
     return [read_png(blobs.require(sha), "RGB", label=f"reference image {sha[:12]}") for sha in shas]
@@ -358,6 +327,7 @@ def run_stylize(
     engine, controls, request = prepare_paint(
         package, params, plan, engines, progress, stop, resolve_style, references
     )
+    progress.painting(request_steps(request))
     resolved = params.model_copy(update={
         "model": plan.model, "width": plan.size[0], "height": plan.size[1],
         "frames": (plan.frames[0], plan.frames[-1]),
