@@ -78,8 +78,8 @@ def start_server(backend_python: Path) -> None:
 def choose_model() -> dict[str, object]:
     """The server's default model set when real weights are here, else `tiny` (said once, clearly).
 
-    Without weights the server's default falls back to a tiny random set; the set the demo would
-    rather use is then the first real one the server lists.
+    Without real weights the server has no default (it never picks a test set behind the artist's
+    back); the set the demo would rather use is then the first real one the server lists.
     """
     status = sys.modules[f"{ADDON}.server_status"]
     info = status.preferences_client().health()

@@ -50,6 +50,10 @@ class ModelOut(BaseModel):
     detail: str = Field("", description="why a model set is not available (or unusable), and what to do")
     built_locally: bool = Field(False, description="random weights built on this machine (tests, CI): never the "
                                 "default, used only when named")
+    download_gb: float | None = Field(None, description="approximate download size of its weights")
+    vram_gb: float | None = Field(None, description="approximate GPU memory it needs at its native size")
+    speed: str = Field("", description="how fast it paints, in words")
+    use_for: str = Field("", description="which shots or stage of the work it is the one to pick for")
     controls: list[ControlOut] | None = None
     native_size: tuple[int, int] | None = Field(None, description="[width, height] the model was trained at")
     size_multiple: int | None = Field(None, description="sizes that are multiples of it paint without padding")

@@ -12,7 +12,7 @@ import sys
 
 from underpaint.cli import add_data_dir_argument
 from underpaint.engines.base import EngineError, available
-from underpaint.engines.registry import engine_factory, get_model_set, load_model_sets
+from underpaint.engines.registry import SetFacts, engine_factory, get_model_set, load_model_sets
 from underpaint.paths import data_dir
 
 
@@ -60,10 +60,21 @@ def run_list(args: argparse.Namespace) -> int:
         print(f"{model_set.name}  [{model_set.engine}]  {state}  controls: {', '.join(controls)}")
         if model_set.description:
             print(f"    {model_set.description}")
+        for line in fact_lines(model_set.facts):
+            print(f"    {line}")
         for component in components:
             print(f"    {component.role:<20} {'here   ' if component.present else 'missing'}  {component.location}")
     print(f"\n(data dir: {directory}; `underpaint models pull NAME` downloads a set)")
     return 0
+
+
+def fact_lines(facts: SetFacts) -> list[str]:
+    """'download about 12 GB, needs about 8 GB of GPU memory', the speed, what the set is for."""
+    sizes = [f"download about {facts.download_gb:g} GB" if facts.download_gb is not None else "",
+             f"needs about {facts.vram_gb:g} GB of GPU memory" if facts.vram_gb is not None else ""]
+    lines = [", ".join(filter(None, sizes)), f"speed: {facts.speed}" if facts.speed else "",
+             f"use for: {facts.use_for}" if facts.use_for else ""]
+    return [line for line in lines if line]
 
 
 def run_pull(args: argparse.Namespace) -> int:

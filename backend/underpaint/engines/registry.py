@@ -29,6 +29,25 @@ BUILTIN_ENGINES = {
 
 
 @dataclass(frozen=True)
+class SetFacts:
+    """What an artist needs to choose a set, stated in its table (approximate, for real weights):
+    download size, GPU memory at its native size, how fast it paints, what it is for."""
+
+    download_gb: float | None = None
+    vram_gb: float | None = None
+    speed: str = ""
+    use_for: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"download_gb": self.download_gb, "vram_gb": self.vram_gb, "speed": self.speed,
+                "use_for": self.use_for}
+
+
+# The keys of a model set's table that are facts about it for the artist, not the engine's settings.
+FACT_KEYS = ("download_gb", "vram_gb", "speed", "use_for")
+
+
+@dataclass(frozen=True)
 class ModelSet:
     """One named set of models an engine paints with."""
 
@@ -36,6 +55,7 @@ class ModelSet:
     engine: str
     description: str = ""
     components: dict[str, Any] = field(default_factory=dict)
+    facts: SetFacts = field(default_factory=lambda: SetFacts())
 
     @property
     def built_locally(self) -> bool:
@@ -72,8 +92,19 @@ def load_model_sets(data_dir: Path | None = None) -> dict[str, ModelSet]:
         if not engine:
             raise EngineError(f"model set {name!r} names no engine")
         description = table.pop("description", "")
-        sets[name] = ModelSet(name=name, engine=engine, description=description, components=table)
+        facts = _facts(name, {key: table.pop(key) for key in FACT_KEYS if key in table})
+        sets[name] = ModelSet(name=name, engine=engine, description=description, components=table, facts=facts)
     return sets
+
+
+def _facts(name: str, table: dict[str, Any]) -> SetFacts:
+    for key in ("download_gb", "vram_gb"):
+        if key in table and (isinstance(table[key], bool) or not isinstance(table[key], int | float)):
+            raise EngineError(f"model set {name!r}: {key} = {table[key]!r}: must be a number of gigabytes")
+    for key in ("speed", "use_for"):
+        if key in table and not isinstance(table[key], str):
+            raise EngineError(f"model set {name!r}: {key} = {table[key]!r}: must be text")
+    return SetFacts(**table)
 
 
 def get_model_set(name: str, data_dir: Path | None = None) -> ModelSet:

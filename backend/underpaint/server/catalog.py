@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from underpaint.engines.base import Capabilities, EngineError
-from underpaint.engines.registry import ModelSet, engine_factory, load_model_sets
+from underpaint.engines.registry import ModelSet, SetFacts, engine_factory, load_model_sets
 
 log = logging.getLogger("underpaint.server")
 
@@ -31,11 +31,12 @@ class ModelInfo:
     # None when the set's table cannot be read (`detail` says why).
     capabilities: Capabilities | None
     built_locally: bool = False
+    facts: SetFacts = field(default_factory=SetFacts)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "engine": self.engine, "available": self.available,
                                "description": self.description, "detail": self.detail,
-                               "built_locally": self.built_locally}
+                               "built_locally": self.built_locally, **self.facts.to_json()}
         if self.capabilities is not None:
             out.update(self.capabilities.to_json())
         return out
@@ -44,7 +45,7 @@ class ModelInfo:
 def describe_model_set(model_set: ModelSet, data_dir: Path) -> ModelInfo:
     """What the set can do and whether it loads without downloading; a broken table is reported, not raised."""
     info: dict[str, Any] = {"name": model_set.name, "engine": model_set.engine, "description": model_set.description,
-                            "built_locally": model_set.built_locally}
+                            "built_locally": model_set.built_locally, "facts": model_set.facts}
     try:
         factory = engine_factory(model_set.engine)
         capabilities = factory.capabilities(model_set, data_dir)
