@@ -98,19 +98,17 @@ def choose_model() -> dict[str, object]:
 def render_blocking(scene: bpy.types.Scene, folder: Path) -> None:
     """The blocking as the artist sees it (Workbench), for the side-by-side; render settings restored.
 
-    The sequencer is off for it: the scene's review strip holds the painted take, which a render
-    would otherwise output instead of the 3D scene.
+    The take's review strip is in the shot's review scene, so this renders the 3D scene as it is.
     """
     render = scene.render
-    saved = (render.engine, render.filepath, render.image_settings.file_format, render.use_sequencer)
+    saved = (render.engine, render.filepath, render.image_settings.file_format)
     try:
         render.engine = "BLENDER_WORKBENCH"
         render.image_settings.file_format = "PNG"
         render.filepath = str(folder) + "/"
-        render.use_sequencer = False
         bpy.ops.render.render(animation=True, scene=scene.name)
     finally:
-        render.engine, render.filepath, render.image_settings.file_format, render.use_sequencer = saved
+        render.engine, render.filepath, render.image_settings.file_format = saved
 
 
 def main() -> None:
