@@ -140,3 +140,36 @@ def test_missing_paths_and_video_to_video_without_colour_say_what_to_do(
     assert main(["stylize", str(plain), "--prompt", "x", *PAINT, "--use-color", "--data-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "without the colour render" in err and "export it again with the colour render" in err
+
+
+def test_what_the_api_offers_the_cli_offers_too(shot: Path, tmp_path: Path) -> None:
+    """Prompt schedules, control weights and spans, crop or letterbox, reference images: flags, not JSON."""
+    reference = tmp_path / "look.png"
+    Image.fromarray(np.full((32, 32, 3), (200, 40, 40), np.uint8)).save(reference)
+    data = tmp_path / "data"
+    args = ["stylize", str(shot), "--prompt", "a fox", "--model", "tiny-vace", "--steps", "1", "--width", "64",
+            "--height", "32", "--frames", "1-4", "--prompt-at", "3:a fox in the snow",
+            "--controls", "depth:0.5:0-0.5,edges", "--fit", "letterbox", "--reference", str(reference),
+            "--out", str(tmp_path / "out"), "--data-dir", str(data)]
+    assert main(args) == 0
+    (take,) = TakeStore.open(data).list()
+    params = take.params
+    assert params["prompts"] == [{"frame": 3, "prompt": "a fox in the snow"}]
+    assert params["controls"]["depth"] == {"weight": 0.5, "start": 0.0, "end": 0.5}
+    assert params["controls"]["edges"] == {"weight": 1.0, "start": 0.0, "end": 1.0}
+    assert params["fit"] == "letterbox" and len(params["references"]) == 1
+    assert take.control["resize"].startswith("letterbox")
+    frames = frames_in(tmp_path / "out")
+    assert list(frames) == ["0001.png", "0002.png", "0003.png", "0004.png"]
+    # Letterboxed: the 4:3 shot keeps its whole frame in the 2:1 size, bars left and right.
+    assert all(f.shape == (32, 64, 3) for f in frames.values())
+
+
+def test_a_reference_that_is_not_a_png_is_refused_before_painting(
+    shot: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    jpeg = tmp_path / "look.jpg"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(jpeg)
+    args = ["stylize", str(shot), "--prompt", "x", *PAINT, "--reference", str(jpeg), "--data-dir", str(tmp_path)]
+    assert main(args) == 2
+    assert f"--reference {jpeg} is not a PNG image" in capsys.readouterr().err

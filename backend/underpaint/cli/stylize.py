@@ -12,6 +12,7 @@ import argparse
 import re
 import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +31,7 @@ PRINT_EVERY = 2.0
 BAR_WIDTH = 24
 # The frame files a take folder holds (`####.png`, Blender frame numbers); what --overwrite replaces.
 FRAME_FILE = re.compile(r"-?\d+\.png")
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Video-to-video's strength when --use-color is given without --strength.
 DEFAULT_STRENGTH = 0.6
 
@@ -43,6 +45,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("shot", metavar="SHOT_DIR", type=Path, help="shot package folder (holds shot.json)")
     parser.add_argument("--prompt", required=True, help="what to paint")
+    parser.add_argument(
+        "--prompt-at", action="append", default=[], metavar="FRAME:PROMPT", type=prompt_key,
+        help="from Blender frame FRAME on, paint PROMPT instead (repeatable: a prompt schedule)",
+    )
     parser.add_argument("--negative-prompt", default="", help="what to avoid")
     parser.add_argument("--model", default=None, help="model set (default: the first one available)")
     parser.add_argument(
@@ -62,9 +68,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--controls",
         type=control_list,
-        default=["depth"],
+        default={"depth": {}},
         metavar="LIST",
-        help=f"comma-separated controls to follow: {', '.join(CONTROLS)} (default: depth)",
+        help=f"comma-separated controls to follow, each NAME[:WEIGHT[:START-END]] with NAME one of "
+        f"{', '.join(CONTROLS)}, WEIGHT 0-2 (default 1) and START-END the part of the denoising it steers "
+        "(fractions, default 0-1), e.g. depth:0.8,pose:1:0-0.6 (default: depth)",
+    )
+    parser.add_argument(
+        "--fit", choices=("crop", "letterbox"), default=None,
+        help="when the size's aspect differs from the camera's: crop the passes to fill it, or letterbox "
+        "them to keep the whole frame (default: crop)",
+    )
+    parser.add_argument(
+        "--reference", action="append", default=[], metavar="PNG", type=Path,
+        help="a PNG image carrying the look (repeatable, up to 4; model sets that take them: wan-vace)",
     )
     parser.add_argument("--use-color", action="store_true", help="paint over the shot's rough colour render")
     parser.add_argument(
@@ -102,12 +119,41 @@ def frame_range(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def control_list(text: str) -> list[str]:
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CONTROLS]
-    if not names or unknown:
+def control_list(text: str) -> dict[str, dict[str, float]]:
+    """'depth:0.8,pose:1:0-0.6' -> {"depth": {"weight": 0.8}, "pose": {"weight": 1.0, "start": 0.0, "end": 0.6}}."""
+    controls: dict[str, dict[str, float]] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, *rest = item.split(":")
+        if name not in CONTROLS or len(rest) > 2:
+            raise argparse.ArgumentTypeError(
+                f"controls must be a comma-separated list of {', '.join(CONTROLS)}, each NAME[:WEIGHT[:START-END]]"
+            )
+        setting: dict[str, float] = {}
+        try:
+            if rest:
+                setting["weight"] = float(rest[0])
+            if len(rest) == 2:
+                start, _, end = rest[1].partition("-")
+                setting["start"], setting["end"] = float(start), float(end)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: the weight and START-END of a control are numbers, e.g. pose:1:0-0.6"
+            ) from None
+        controls[name] = setting
+    if not controls:
         raise argparse.ArgumentTypeError(f"controls must be a comma-separated list of {', '.join(CONTROLS)}")
-    return names
+    return controls
+
+
+def prompt_key(text: str) -> dict[str, Any]:
+    frame, sep, prompt = text.partition(":")
+    try:
+        number = int(frame)
+    except ValueError:
+        number = None
+    if not sep or number is None or not prompt.strip():
+        raise argparse.ArgumentTypeError(f"--prompt-at takes FRAME:PROMPT, e.g. 25:a storm rolls in; got {text!r}")
+    return {"frame": number, "prompt": prompt.strip()}
 
 
 def style_ref(text: str) -> dict[str, Any]:
@@ -118,20 +164,24 @@ def style_ref(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError(f"style strength must be a number, got {text!r}") from None
 
 
-def job_params(args: argparse.Namespace) -> dict[str, Any]:
-    """The `stylize` job's params (HTTP API v1), as the add-on would send them."""
+def job_params(args: argparse.Namespace, references: list[str] | None = None) -> dict[str, Any]:
+    """The `stylize` job's params (HTTP API v1), as the add-on would send them; `references`: the
+    sha256s of the --reference images, once stored where the painting reads them."""
     params: dict[str, Any] = {
         "prompt": args.prompt,
         "negative_prompt": args.negative_prompt,
         "seed": args.seed,
         "steps": args.steps,
         "guidance": args.guidance,
-        "controls": {name: {} for name in args.controls},
+        "controls": args.controls,
+        "prompts": args.prompt_at,
         "use_color": args.use_color,
         "strength": DEFAULT_STRENGTH if args.strength is None else args.strength,
         "styles": args.style,
+        "references": references or [],
     }
-    optional = {"model": args.model, "width": args.width, "height": args.height, "frames": args.frames}
+    optional = {"model": args.model, "width": args.width, "height": args.height, "frames": args.frames,
+                "fit": args.fit}
     params.update({key: value for key, value in optional.items() if value is not None})
     return params
 
@@ -192,6 +242,12 @@ def check_arguments(args: argparse.Namespace) -> None:
             "invalid_params", "--strength only applies with --use-color (how far to repaint the colour render): "
             "add --use-color, or drop --strength",
         )
+    for image in args.reference:
+        if not image.is_file():
+            raise InputError("invalid_params", f"--reference {image} does not exist")
+        with image.open("rb") as f:
+            if f.read(8) != PNG_SIGNATURE:
+                raise InputError("invalid_params", f"--reference {image} is not a PNG image; save it as PNG")
     if args.out is not None:
         if args.out.exists() and not args.out.is_dir():
             raise InputError("invalid_params", f"--out {args.out} is a file, not a folder")
@@ -225,9 +281,17 @@ def output_folder(args: argparse.Namespace, take_id: str) -> Path:
 
 
 def run_in_process(args: argparse.Namespace) -> list[Path]:
-    """Paint here, through the same service function as the server's job worker."""
+    """Paint here, through the same checks and service function as the server's job worker."""
+    from underpaint.blobs import BlobStore
     from underpaint.engines.pool import EngineCache
-    from underpaint.paint.stylize import StylizeParams, run_stylize
+    from underpaint.paint.context import PaintServices
+    from underpaint.paint.stylize import (
+        StylizeParams,
+        check_stylize,
+        load_references,
+        plan_stylize,
+        run_stylize,
+    )
     from underpaint.paths import data_dir
     from underpaint.server.catalog import model_catalog, pick_default_model
     from underpaint.server.services import style_resolver
@@ -236,23 +300,31 @@ def run_in_process(args: argparse.Namespace) -> list[Path]:
 
     directory = data_dir(args.data_dir)
     package = load_package(args.shot)
-    params = StylizeParams.model_validate(job_params(args))
     printer = _Printer()
-    takes = TakeStore.open(directory)
-    take_id = run_stylize(
-        package,
-        params,
-        takes=takes,
-        engines=EngineCache(directory, args.device).get,
-        default_model=None if args.model else pick_default_model(model_catalog(directory)),
-        report=lambda progress: printer(progress.fraction, progress.message, progress.fraction >= 1,
-                                        progress.eta_seconds),
-        resolve_style=style_resolver(directory),
-    )
+    # The references go through a blob store of their own, as a job's do: the data dir's may be a
+    # running server's, whose start-up and uploads are none of this command's business.
+    with tempfile.TemporaryDirectory(prefix="underpaint-references-") as scratch:
+        services = PaintServices(data_dir=directory, blobs=BlobStore(Path(scratch)), takes=TakeStore.open(directory),
+                                 resolve_style=style_resolver(directory))
+        shas = [services.blobs.put(image.read_bytes()).sha256 for image in args.reference]
+        params = StylizeParams.model_validate(job_params(args, shas))
+        default = None if args.model else pick_default_model(model_catalog(directory))
+        check_stylize(params, plan_stylize(package, params, default), services)  # before anything loads
+        take_id = run_stylize(
+            package,
+            params,
+            takes=services.takes,
+            engines=EngineCache(directory, args.device).get,
+            default_model=default,
+            report=lambda progress: printer(progress.fraction, progress.message, progress.fraction >= 1,
+                                            progress.eta_seconds),
+            resolve_style=services.resolve_style,
+            references=load_references(services.blobs, params.references),
+        )
     out = output_folder(args, take_id)
     out.mkdir(parents=True, exist_ok=True)
-    take = takes.get(take_id)
-    return [_copy(takes.directory(take_id) / frame_file_name(f), out) for f in take.frames]
+    take = services.takes.get(take_id)
+    return [_copy(services.takes.directory(take_id) / frame_file_name(f), out) for f in take.frames]
 
 
 def _copy(source: Path, out: Path) -> Path:
@@ -269,7 +341,8 @@ def run_on_server(args: argparse.Namespace) -> list[Path]:
             upload = client.upload_package(args.shot)
             sent = f"uploaded {len(upload.sent)} files ({upload.bytes_sent} bytes), {upload.skipped} already there"
             printer(0.0, sent, True)
-            job = client.submit("stylize", upload.shot, job_params(args))
+            references = [client.upload_blob(image.read_bytes()) for image in args.reference]
+            job = client.submit("stylize", upload.shot, job_params(args, references))
         except ServerError as exc:
             raise EngineError(f"server refused: {exc.message} ({exc.code})") from exc
         try:
