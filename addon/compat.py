@@ -43,3 +43,31 @@ def new_node_material(name: str) -> bpy.types.Material:
     if material.node_tree is None:
         material.use_nodes = True
     return material
+
+
+def compositor_output(scene: bpy.types.Scene) -> tuple[bpy.types.NodeTree, bpy.types.NodeSocket]:
+    """Give `scene` an empty compositor; returns it and the socket whose image the render outputs.
+
+    5.0: a compositor node group (made here, removed with `remove_compositor`) with a Group Output;
+    4.2: the scene's own node tree with a Composite node.
+    """
+    if BLENDER_5:
+        tree = bpy.data.node_groups.new(f"{scene.name} compositor", "CompositorNodeTree")
+        tree.interface.new_socket("Image", in_out="OUTPUT", socket_type="NodeSocketColor")
+        scene.compositing_node_group = tree
+        return tree, tree.nodes.new("NodeGroupOutput").inputs[0]
+    scene.use_nodes = True
+    tree = scene.node_tree
+    tree.nodes.clear()
+    return tree, tree.nodes.new("CompositorNodeComposite").inputs[0]
+
+
+def remove_compositor(tree: bpy.types.NodeTree) -> None:
+    """Remove what `compositor_output` made that outlives its scene (5.0's node group)."""
+    if BLENDER_5 and tree.name in bpy.data.node_groups:
+        bpy.data.node_groups.remove(tree)
+
+
+def pose_bone_selected(pose_bone: bpy.types.PoseBone) -> bool:
+    """Whether a pose bone is selected: `PoseBone.select` in 5.0, its `Bone.select` in 4.2."""
+    return bool(pose_bone.select) if BLENDER_5 else bool(pose_bone.bone.select)

@@ -168,11 +168,27 @@ class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
     frame_start: bpy.props.IntProperty(name="Start", default=1)  # type: ignore[valid-type]
     frame_end: bpy.props.IntProperty(name="End", default=48)  # type: ignore[valid-type]
     review_channel: bpy.props.IntProperty(  # type: ignore[valid-type]
-        name="Review Channel", description="Channel, in the sequencer of the shot's review scene ('<scene> Review'), that holds the active take",
+        name="Review Channel",
+        description="Channel, in the sequencer of the shot's review scene ('<scene> Review'), that holds the active take",
         default=8, min=1, max=128,
     )
     mask_dilate: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Mask Grow", description="Grow the refine mask by this many pixels", default=4, min=0, max=64
+    )
+    refine_source: bpy.props.EnumProperty(  # type: ignore[valid-type]
+        name="Refine",
+        description="What Refine Region repaints",
+        items=(
+            ("AUTO", "Auto", "The chosen Mask; else the selected bones in Pose Mode; else the selected objects"),
+            ("OBJECTS", "Objects", "The selected objects (a selected armature stands for its meshes)"),
+            ("BONES", "Bones", "A capsule around each selected pose bone, following the rig through the shot"),
+            ("MASK", "Mask", "The Mask below, drawn and animated in the Image or Movie Clip editor, feather included"),
+        ),
+        default="AUTO",
+    )
+    refine_mask: bpy.props.PointerProperty(  # type: ignore[valid-type]
+        name="Mask", type=bpy.types.Mask,
+        description="A Mask drawn in the Image or Movie Clip editor: Refine Region repaints inside it",
     )
     job: bpy.props.PointerProperty(type=UNDERPAINT_PG_job)  # type: ignore[valid-type]
     style_job: bpy.props.PointerProperty(type=UNDERPAINT_PG_job)  # type: ignore[valid-type]

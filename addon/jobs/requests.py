@@ -6,6 +6,7 @@ is the body of `POST /v1/jobs` (the model set is the one the worker checked on t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -99,7 +100,11 @@ class Rerender:
 
 @dataclass(frozen=True)
 class Refine:
-    """Paint the named objects of a take again (over `frames`, else all of it); the rest stays the same."""
+    """Paint a region of a take again (over `frames`, else all of it); the rest stays the same.
+
+    The region: the named objects, and the mask frames (Blender frame, grey PNG: white = repaint)
+    drawn or rigged in Blender, which the worker uploads with the shot.
+    """
 
     kind: ClassVar[str] = "refine"
     shot: Shot
@@ -109,11 +114,14 @@ class Refine:
     dilate: int = 0
     frames: tuple[int, int] | None = None
     model: str | None = None  # the parent's: checked on the server, not sent
+    masks: tuple[tuple[int, Path], ...] = ()
 
-    def params(self, model: str) -> dict[str, Any]:
-        params = self.paint.params() | {
-            "parent_take": self.parent_take, "mask": {"objects": list(self.objects), "dilate": self.dilate},
-        }
+    def params(self, model: str, masks: Mapping[int, str] | None = None) -> dict[str, Any]:
+        """`masks`: each mask frame's sha256, hashed by the worker."""
+        mask: dict[str, Any] = {"objects": list(self.objects), "dilate": self.dilate}
+        if masks:
+            mask["frames"] = {str(frame): sha for frame, sha in sorted(masks.items())}
+        params = self.paint.params() | {"parent_take": self.parent_take, "mask": mask}
         if self.frames is not None:
             params["frames"] = list(self.frames)
         return params

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from .. import client as api
 from ..files import TEMPORAL_PLOT, frame_path, fresh_folder, package_files, sha256_file
 from .follow import SERVER_FINAL, follow
-from .requests import FetchTake, Request, TrainStyle
+from .requests import FetchTake, Refine, Request, TrainStyle
 
 STATES_ACTIVE = ("checking", "uploading", "queued", "running", "downloading")
 STATES_FINAL = ("done", "failed", "cancelled")
@@ -160,6 +160,11 @@ class Job:
         if isinstance(request, TrainStyle):
             files, names = self._hash_images(request)
             params = request.params(model, names)
+        elif isinstance(request, Refine) and request.masks:
+            shot, files = package_files(request.shot.package)
+            masks = {frame: sha256_file(path) for frame, path in request.masks}
+            files.update({masks[frame]: path for frame, path in request.masks})
+            params = request.params(model, masks)
         else:
             shot, files = package_files(request.shot.package)
             params = request.params(model)

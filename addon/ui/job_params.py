@@ -12,7 +12,7 @@ from typing import Any
 
 import bpy
 
-from .. import controls
+from .. import compat, controls
 from ..jobs import Control, Paint, Style
 from ..model_sets import DEFAULT_SIZE_MULTIPLE, ModelSet, can
 
@@ -100,6 +100,22 @@ def edit_range(scene: bpy.types.Scene) -> tuple[int, int] | None:
         return scene.frame_preview_start, scene.frame_preview_end
     selected = [m.frame for m in scene.timeline_markers if m.select]
     return (min(selected), max(selected)) if selected else None
+
+
+def refine_source(context: bpy.types.Context) -> str:
+    """OBJECTS, BONES or MASK: the panel's choice, or for Auto what the artist has (a Mask chosen,
+    else selected bones in Pose Mode, else the selected objects)."""
+    settings = context.scene.underpaint
+    if settings.refine_source != "AUTO":
+        return str(settings.refine_source)
+    if settings.refine_mask is not None:
+        return "MASK"
+    armature = context.active_object
+    if context.mode == "POSE" and armature is not None and armature.type == "ARMATURE" and any(
+        compat.pose_bone_selected(bone) for bone in armature.pose.bones
+    ):
+        return "BONES"
+    return "OBJECTS"
 
 
 def refine_objects(context: bpy.types.Context) -> list[str]:

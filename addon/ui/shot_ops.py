@@ -18,6 +18,7 @@ from .. import controls, job_timer, passes, scene_takes, server_status
 from ..jobs import Job, Refine, Rerender, Shot, Stylize
 from ..jobs.requests import ShotRequest
 from ..model_sets import ModelSet
+from ..passes import refine_masks
 from . import job_params
 from .job_ops import REFUSALS, JobOperator, OnDone, check_server
 from .job_params import UserError
@@ -191,15 +192,42 @@ class UNDERPAINT_OT_refine_region(EditOperator, bpy.types.Operator):
                     model_set: ModelSet | None) -> tuple[ShotRequest, tuple[int, int]]:
         scene = context.scene
         take = job_params.active_take(scene)
-        names = job_params.refine_objects(context)
-        if not names:
-            raise UserError("Select the objects to refine: their pixels in the take are painted again.")
         frames = job_params.edit_range(scene) if scene.use_preview_range else None
         if frames is not None:
             frames = (max(frames[0], take.frame_start), min(frames[1], take.frame_end))
+        names, masks = self.region(context, shot.takes_folder / "refine_masks", frames or (take.frame_start, take.frame_end))
         paint = job_params.paint(scene.underpaint, model_set)
-        request = Refine(shot, paint, take.name, tuple(names), scene.underpaint.mask_dilate, frames, model)
+        request = Refine(shot, paint, take.name, tuple(names), scene.underpaint.mask_dilate, frames, model,
+                         tuple(sorted(masks.items())))
         return request, (take.frame_start, take.frame_end)
+
+    @staticmethod
+    def region(context: bpy.types.Context, folder: Path, frames: tuple[int, int]) -> tuple[list[str], dict[int, Path]]:
+        """What to repaint, by the refine source: object names, or mask frames drawn into `folder`."""
+        scene = context.scene
+        source = job_params.refine_source(context)
+        span = range(frames[0], frames[1] + 1)
+        try:
+            if source == "MASK":
+                mask = scene.underpaint.refine_mask
+                if mask is None:
+                    raise UserError("Choose the Mask to refine inside (draw one in the Image or Movie Clip editor).")
+                return [], refine_masks.mask_frames(scene, mask, span, folder)
+            if source == "BONES":
+                armature = context.active_object
+                if armature is None or armature.type != "ARMATURE":
+                    raise UserError("Make the rig the active object and select its bones in Pose Mode to refine them.")
+                bones = refine_masks.selected_bones(armature)
+                if not bones:
+                    raise UserError(f"Select the bones of {armature.name!r} to refine (Pose Mode), e.g. the hand.")
+                return [], refine_masks.bone_frames(scene, armature, bones, span, folder)
+        except refine_masks.MaskError as exc:
+            raise UserError(str(exc)) from None
+        names = job_params.refine_objects(context)
+        if not names:
+            raise UserError("Select the objects to refine (or bones in Pose Mode, or choose a Mask): their pixels "
+                            "in the take are painted again.")
+        return names, {}
 
 
 classes = (UNDERPAINT_OT_stylize_shot, UNDERPAINT_OT_rerender_range, UNDERPAINT_OT_refine_region)

@@ -266,6 +266,113 @@ def test_refine_region_masks_the_selected_objects(
     assert server.get(f"/v1/takes/{child.name}")["params"]["mask"]["objects"] == [sphere.name]
 
 
+def changed_pixels(child: Any, parent: Any, frame: int) -> np.ndarray:
+    """(rows, columns) where frame `frame` of the child take differs from the parent's."""
+    def pixels(take: Any) -> np.ndarray:
+        image = bpy.data.images.load(str(Path(take.directory) / f"{frame:04d}.png"), check_existing=False)
+        try:
+            values = np.empty(image.size[0] * image.size[1] * 4, np.float32)
+            image.pixels.foreach_get(values)
+            return np.flipud(values.reshape(image.size[1], image.size[0], 4))  # rows from the top
+        finally:
+            bpy.data.images.remove(image)
+
+    return np.argwhere(np.abs(pixels(child) - pixels(parent)).max(axis=2) > 0)
+
+
+def square_mask(name: str, path: dict[int, float]) -> bpy.types.Mask:
+    """A Mask with one square (0.2 of the frame's width) whose left edge moves along `path` (frame -> x)."""
+    mask = bpy.data.masks.new(name)
+    layer = mask.layers.new(name="hand")
+    spline = layer.splines.new()
+    spline.points.add(3)
+    spline.use_cyclic = True
+    corners = [(0.0, 0.4), (0.2, 0.4), (0.2, 0.6), (0.0, 0.6)]
+    for frame, x in path.items():
+        for i, (dx, y) in enumerate(corners):
+            point = spline.points[i]
+            point.handle_type = "VECTOR"
+            point.co = (x + dx, y)
+            mask.keyframe_insert(f'layers["hand"].splines[0].points[{i}].co', frame=frame)
+    return mask
+
+
+def test_refine_inside_a_drawn_mask_follows_its_keyframes(
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: BackendServer, first_take: str
+) -> None:
+    """A Mask drawn and animated in Blender: only pixels inside it (plus Mask Grow and a pixel of edge)
+    change, on every frame, and the changed region moves with the keyframes."""
+    settings = scene.underpaint
+    parent = settings.takes[settings.active_take]
+    mask = square_mask("Hand", {1: 0.1, 6: 0.6})
+    settings.refine_mask = mask  # Auto refines inside the chosen Mask
+    try:
+        assert run_op(scene, "refine_region") == {"FINISHED"}
+    finally:
+        settings.refine_mask = None
+        bpy.data.masks.remove(mask)
+    child = settings.takes[settings.active_take]
+    assert child.kind == "refine" and child.parent == parent.name
+    sent = server.get(f"/v1/takes/{child.name}")["params"]["mask"]
+    assert sent["objects"] == [] and sorted(int(f) for f in sent["frames"]) == list(range(1, 7))
+    grow = settings.mask_dilate + 1
+    width = scene.render.resolution_x  # the mask's space spans the longer side, the frame is square
+    centres = []
+    for frame in range(1, 7):
+        left = (0.1 + 0.5 * (frame - 1) / 5) * width
+        changed = changed_pixels(child, parent, frame)
+        assert len(changed), f"frame {frame}: nothing was repainted"
+        rows, columns = changed[:, 0], changed[:, 1]
+        assert columns.min() >= left - grow and columns.max() <= left + 0.2 * width + grow, frame
+        assert rows.min() >= 0.4 * width - grow and rows.max() <= 0.6 * width + grow, frame
+        centres.append(columns.mean())
+    assert centres == sorted(centres) and centres[-1] - centres[0] > 0.4 * width  # it moved with the keys
+
+
+def test_refine_the_selected_bone_follows_the_hand(
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], server: BackendServer, first_take: str
+) -> None:
+    """A selected hand bone of a walking rig: the changed pixels lie around the projected hand on each
+    frame, not over the whole rig."""
+    from bpy_extras.object_utils import world_to_camera_view
+
+    settings = scene.underpaint
+    parent = settings.takes[settings.active_take]
+    hero = next(obj for obj in scene.objects if obj.type == "ARMATURE" and obj.name.startswith("Hero"))
+    hand = hero.pose.bones["hand.L"]
+    view_layer = scene.view_layers[0]
+    previous_active = view_layer.objects.active
+    view_layer.objects.active = hero
+    for bone in hero.pose.bones:
+        if hasattr(bone, "select"):
+            bone.select = bone == hand
+        bone.bone.select = bone == hand
+    settings.refine_source = "BONES"
+    try:
+        with bpy.context.temp_override(scene=scene, view_layer=view_layer, active_object=hero):
+            assert bpy.ops.underpaint.refine_region() == {"FINISHED"}
+    finally:
+        settings.refine_source = "AUTO"
+        view_layer.objects.active = previous_active
+    child = settings.takes[settings.active_take]
+    assert child.kind == "refine" and child.parent == parent.name
+    size = scene.render.resolution_x
+    spread = []
+    for frame in range(1, 7):
+        scene.frame_set(frame)
+        ends = [world_to_camera_view(scene, scene.camera, hero.matrix_world @ point) for point in (hand.head, hand.tail)]
+        pixels = np.array([((1 - p.y) * size, p.x * size) for p in ends])  # (row, column) from the top left
+        changed = changed_pixels(child, parent, frame)
+        if not len(changed):
+            continue  # the hand may be hidden behind the body on a frame; the others show it
+        distance = np.min(np.linalg.norm(changed[:, None, :] - pixels[None, :, :], axis=2), axis=1)
+        assert distance.max() <= 0.2 * size, f"frame {frame}: repainted pixels far from the hand"
+        spread.append(len(changed))
+    scene.frame_set(1)
+    assert spread, "the hand was repainted on no frame"
+    assert max(spread) < 0.15 * size * size  # a hand, not the whole figure
+
+
 # -- what the panel shows ------------------------------------------------------------------------------------
 
 def test_server_status_is_checked_off_the_main_thread(

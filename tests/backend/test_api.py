@@ -49,6 +49,7 @@ def test_health_describes_the_server(client: ServerClient) -> None:
     assert toy == {
         "name": "toy", "engine": "toy_engine:FACTORY", "available": True,
         "description": "deterministic test engine", "detail": "", "built_locally": False,
+        "download_gb": None, "vram_gb": None, "speed": "", "use_for": "",
         "controls": [{"name": "depth", "label": "Depth", "default_weight": 1.0},
                      {"name": "normal", "label": "Normal", "default_weight": 0.7},
                      {"name": "pose", "label": "Pose", "default_weight": 1.0},

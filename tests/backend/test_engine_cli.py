@@ -173,3 +173,16 @@ def test_a_reference_that_is_not_a_png_is_refused_before_painting(
     args = ["stylize", str(shot), "--prompt", "x", *PAINT, "--reference", str(jpeg), "--data-dir", str(tmp_path)]
     assert main(args) == 2
     assert f"--reference {jpeg} is not a PNG image" in capsys.readouterr().err
+
+
+def test_models_list_says_what_an_artist_needs_to_choose(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["models", "list", "--data-dir", str(tmp_path)]) == 0
+    listing = capsys.readouterr().out
+    sd15 = listing[listing.index("sd15  [animatediff]"):listing.index("tiny  [animatediff]")]
+    assert "download about 12 GB, needs about 8 GB of GPU memory" in sd15 and "speed: fast" in sd15
+    assert "use for: tests and CI only" in listing
+    (tmp_path / "models.toml").write_text('[mine]\nengine = "animatediff"\nbase = "a/b"\nvram_gb = "lots"\n')
+    assert main(["models", "list", "--data-dir", str(tmp_path)]) == 1
+    assert "model set 'mine': vram_gb = 'lots': must be a number of gigabytes" in capsys.readouterr().err

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shots import write_shot
 
 from underpaint.blobs import BlobStore
+from underpaint.cli import main
 from underpaint.takes.store import TakeStore
 
 
@@ -38,3 +40,11 @@ def test_take_frames_get_the_mode_the_umask_allows(tmp_path: Path, umask: int) -
 def test_blobs_get_the_mode_the_umask_allows(tmp_path: Path, umask: int) -> None:
     info = BlobStore(tmp_path / "blobs").put(b"frame bytes")
     assert mode(BlobStore(tmp_path / "blobs").path(info.sha256)) == 0o666 & ~umask
+
+
+def test_stylize_out_frames_get_the_mode_the_umask_allows(tmp_path: Path, umask: int) -> None:
+    shot = write_shot(tmp_path / "shot", frames=2)
+    out = tmp_path / "out"
+    assert main(["stylize", str(shot), "--prompt", "x", "--model", "tiny", "--steps", "1", "--width", "32",
+                 "--height", "24", "--out", str(out), "--data-dir", str(tmp_path / "data")]) == 0
+    assert {p.name: mode(p) for p in out.iterdir()} == {"0001.png": 0o666 & ~umask, "0002.png": 0o666 & ~umask}

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from underpaint import __version__
-from underpaint.logs import LEVELS, configure
+from underpaint.cli.logs import LEVELS, configure
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
