@@ -83,6 +83,7 @@ def mask_frames(scene: bpy.types.Scene, mask: bpy.types.Mask, frames: Iterable[i
         raster.render.engine = "BLENDER_WORKBENCH"
         raster.render.use_compositing = True
         raster.view_settings.view_transform = "Raw"  # the mask's values as they are, no display curve
+        raster.render.dither_intensity = 0.0  # dither noise would be a faint repaint weight all over the frame
         settings = raster.render.image_settings
         compat.set_image_format(settings, "PNG")
         settings.color_mode, settings.color_depth = "BW", "8"
@@ -95,7 +96,7 @@ def mask_frames(scene: bpy.types.Scene, mask: bpy.types.Mask, frames: Iterable[i
             scene.frame_set(frame)  # the active scene's frame is the one the mask's animation is evaluated at
             raster.frame_current = frame
             path = frame_path(folder, frame)
-            with bpy.context.temp_override(scene=raster):
+            with bpy.context.temp_override(scene=raster, view_layer=raster.view_layers[0]):  # see render_to
                 bpy.ops.render.render(write_still=False)
             result = next(image for image in bpy.data.images if image.type == "RENDER_RESULT")
             result.save_render(filepath=str(path), scene=raster)

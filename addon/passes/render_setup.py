@@ -184,8 +184,11 @@ def render_to(scene: bpy.types.Scene, path: Path) -> None:
 
     The scene goes in as the context scene: with only the operator's `scene` argument, Blender renders
     that scene's settings but evaluates the animation at the *context* scene's frame (measured in 5.0.1).
+    Its own view layer goes in with it: after every operator `bpy.ops` updates the context's view
+    layer, and one of another scene (an operator's caller's) beside this scene is a crash.
     """
-    with bpy.context.temp_override(scene=scene):
+    layer = next((layer for layer in scene.view_layers if layer.use), scene.view_layers[0])
+    with bpy.context.temp_override(scene=scene, view_layer=layer):
         bpy.ops.render.render(write_still=False)
     result = next((image for image in bpy.data.images if image.type == "RENDER_RESULT"), None)
     if result is None:
