@@ -347,7 +347,7 @@ def test_refine_the_selected_bone_follows_the_hand(
     previous_active = view_layer.objects.active
     view_layer.objects.active = hero
     for bone in hero.pose.bones:  # PoseBone.select in 5.0, Bone.select in 4.2
-        setattr(bone if bpy.app.version >= (5, 0, 0) else bone.bone, "select", bone == hand)
+        (bone if bpy.app.version >= (5, 0, 0) else bone.bone).select = bone == hand
     settings.refine_source = "BONES"
     try:
         with bpy.context.temp_override(scene=scene, view_layer=view_layer, active_object=hero):
