@@ -71,6 +71,24 @@ def test_a_cross_site_simple_post_is_refused(server: LiveServer) -> None:
         assert job.status_code == 415, content_type
 
 
+def test_options_lists_the_methods_each_path_serves(server: LiveServer) -> None:
+    jobs = httpx.options(server.url + "/v1/jobs")
+    assert jobs.status_code == 204 and jobs.headers["allow"] == "GET, HEAD, OPTIONS, POST", jobs.headers
+    one = httpx.options(server.url + "/v1/jobs/" + "0" * 32)
+    assert one.status_code == 204 and one.headers["allow"] == "GET, HEAD, OPTIONS"
+    missing = httpx.options(server.url + "/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    forged = httpx.options(server.url + "/v1/jobs", headers={"Host": "evil.example"})
+    assert forged.status_code == 403  # the Host guard comes first, OPTIONS included
+
+
+def test_an_empty_sha256_is_a_check_that_fails_not_no_check(server: LiveServer) -> None:
+    headers = {"Content-Type": "application/octet-stream"}
+    empty = post(server, "/v1/blobs?sha256=", content=b"bytes", headers=headers)
+    assert empty.status_code == 400 and empty.json()["error"]["code"] == "invalid_sha256"
+    assert post(server, "/v1/blobs", content=b"bytes", headers=headers).status_code == 200
+
+
 @pytest.fixture()
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 24 MiB tmpfs: room for the server's database and a few frames, not for a large upload."""

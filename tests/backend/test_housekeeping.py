@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from live_server import LiveServer
 from shots import store_in_blobs, write_shot
 
 from underpaint.blobs import BlobStore
@@ -94,3 +95,23 @@ def test_dry_run_removes_nothing_and_failed_takes_wait_for_their_age(data: dict)
 def test_a_done_take_cannot_be_deleted(data: dict) -> None:
     with pytest.raises(TakeImmutable):
         data["takes"].delete(data["done"].id)
+
+
+def test_serve_with_a_retention_setting_collects_at_start(tmp_path: Path) -> None:
+    """`serve --retention-days 0`: what `gc --older-than 0` would remove goes while the server serves."""
+    data_dir = tmp_path / "data"
+    blobs = BlobStore(data_dir / "blobs")
+    takes = TakeStore(Database(data_dir / DB_FILE), data_dir / TAKES_DIR)
+    shot = store_in_blobs(write_shot(tmp_path / "shot", frames=1, width=8, height=8), blobs)
+    stray = blobs.put(b"an upload nobody used").sha256
+    for _, path in blobs.iter_blobs():
+        age(path, 48)
+    done, failed = take(takes, "done", shot), take(takes, "failed", shot)
+    with LiveServer(data_dir, "--retention-days", "0") as live:
+        deadline = time.monotonic() + 30
+        while takes.directory(failed.id).exists() or blobs.path(stray).exists():
+            assert time.monotonic() < deadline, live.log.read_text()[-2000:]
+            time.sleep(0.1)
+        assert "retention: removed 1 failed takes and 1 unused uploads" in live.log.read_text()
+    assert takes.get(done.id).state == "done" and takes.directory(done.id).is_dir()
+    assert blobs.path(shot).exists()  # the done take's shot is still referenced

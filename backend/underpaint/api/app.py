@@ -22,6 +22,7 @@ from underpaint.jobs.kinds import discover
 from underpaint.jobs.log import JobLog
 from underpaint.jobs.queue import JobQueue
 from underpaint.server.catalog import ModelCatalog
+from underpaint.server.retention import Retention
 from underpaint.server.services import open_services
 
 from . import health, jobs, styles, takes, uploads
@@ -30,6 +31,7 @@ from .deps import Server
 from .errors import ERROR_RESPONSES, install_error_handlers
 from .events import EventHub
 from .limits import BodyLimit
+from .options import AllowedMethods
 from .origin import LOOPBACK_HOSTS, SameOrigin
 
 # Every route is under it, set once here.
@@ -47,6 +49,8 @@ class ServerSettings:
     engine_loader: EngineLoader = field(default=load_engine)
     # Host names requests may use (`origin.SameOrigin`); None: any (bound beyond loopback, with a token).
     allowed_hosts: frozenset[str] | None = LOOPBACK_HOSTS
+    # Days after which failed takes and unreferenced uploads are removed (`server.retention`); None: kept.
+    retention_days: float | None = None
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -68,9 +72,15 @@ def create_app(settings: ServerSettings) -> FastAPI:
         app.state.server = Server(services, queue, hub, catalog, settings.token)
         threading.Thread(target=catalog.warm_up, name="model-catalog", daemon=True).start()
         queue.start()
+        retention = None
+        if settings.retention_days is not None:
+            retention = Retention(services, settings.retention_days, queue.submitting)
+            retention.start()
         try:
             yield
         finally:
+            if retention is not None:
+                retention.stop()
             queue.stop()
             services.db.close()
 
@@ -84,6 +94,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     for router in (health.router, uploads.router, jobs.router(kinds), takes.router, styles.router):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.add_middleware(BodyLimit, json_bytes=settings.max_json_bytes, upload_bytes=settings.max_upload_bytes)
+    app.add_middleware(AllowedMethods)
     app.add_middleware(SameOrigin, hosts=settings.allowed_hosts)
     if settings.token is not None:
         app.add_middleware(RequireToken, token=settings.token)  # added last: runs first, before any body is read

@@ -29,7 +29,7 @@ async def upload_blob(
     sha256: Annotated[str | None, Query(description="the sha256 the bytes must have (checked)")] = None,
 ) -> BlobOut:
     """Store the raw request body as a blob named by its sha256."""
-    writer = blobs.writer(check_sha256(sha256) if sha256 else None)
+    writer = blobs.writer(None if sha256 is None else check_sha256(sha256))  # `?sha256=` is a (failing) check
     try:
         async for chunk in request.stream():
             writer.write(chunk)

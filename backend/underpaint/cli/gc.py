@@ -11,15 +11,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from underpaint.blobs import BlobStore
 from underpaint.cli import add_data_dir_argument
-from underpaint.database import Database
-from underpaint.jobs.store import JobStore
 from underpaint.paths import data_dir
-from underpaint.takes.housekeeping import collect, hashes_in
-from underpaint.takes.store import DB_FILE, TAKES_DIR, TakeStore
-
-MIB = 1 << 20
+from underpaint.server.retention import MIB, collect_garbage
+from underpaint.server.services import open_services
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -42,15 +37,7 @@ def run(args: argparse.Namespace) -> int:
         print("underpaint gc: --older-than and --grace-hours must be 0 or more", file=sys.stderr)
         return 2
     directory = data_dir(args.data_dir)
-    db = Database(directory / DB_FILE)
-    jobs = JobStore(db)
-    references: set[str] = set()
-    for job in jobs.unfinished():
-        references |= hashes_in(job.params) | ({job.shot} if job.shot else set())
-    result = collect(
-        BlobStore(directory / "blobs"), TakeStore(db, directory / TAKES_DIR), references,
-        older_than_days=args.older_than, grace_hours=args.grace_hours, dry_run=args.dry_run,
-    )
+    result = collect_garbage(open_services(directory), args.older_than, args.grace_hours, args.dry_run)
     verb = "would remove" if args.dry_run else "removed"
     for take in result.takes:
         print(f"{verb} take {take}")

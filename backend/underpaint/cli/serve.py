@@ -35,6 +35,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", default=None, help="default model set for jobs that name none")
     parser.add_argument("--max-upload-mb", type=int, default=1024, help="largest accepted upload (default: 1024)")
+    parser.add_argument(
+        "--retention-days", type=float, default=None, metavar="DAYS",
+        help="remove failed and cancelled takes older than DAYS, and uploads nothing refers to, at start and "
+        "every 6 hours (default: keep everything; `underpaint gc` does it by hand). Done takes are never removed",
+    )
     add_data_dir_argument(parser)
     add_log_level_argument(parser, "info")
     parser.set_defaults(func=run)
@@ -90,6 +95,9 @@ def lock_data_dir(directory: Path) -> IO[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.retention_days is not None and args.retention_days < 0:
+        print("underpaint serve: --retention-days must be 0 or more", file=sys.stderr)
+        return 2
     if not is_loopback(args.host) and not args.token:
         print(
             f"underpaint serve: refusing to bind {args.host} without a token: anyone on the network could use "
@@ -116,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
     host, port = sock.getsockname()[:2]
     settings = ServerSettings(
         data_dir=directory, token=args.token, default_model=args.model, max_upload_bytes=args.max_upload_mb << 20,
-        allowed_hosts=allowed_hosts(args.host, args.allow_host),
+        allowed_hosts=allowed_hosts(args.host, args.allow_host), retention_days=args.retention_days,
     )
     shown = f"[{host}]" if ":" in host else host
     print(f"Underpaint server on http://{shown}:{port}  (data: {directory})", flush=True)

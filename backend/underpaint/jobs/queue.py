@@ -104,6 +104,8 @@ class JobQueue:
         self._cancel: dict[str, threading.Event] = {}
         self._threads: list[threading.Thread] = []
         self.workers = {device: WorkerState(device) for device in devices}
+        # Held while a job is checked and recorded, and while housekeeping reads what jobs refer to.
+        self.submitting = threading.Lock()
         self._unrecorded: dict[str, Ending] = {}  # by device
 
     # -- service API -------------------------------------------------------------------------------
@@ -142,14 +144,15 @@ class JobQueue:
             parsed = params
         else:
             parsed = self._parse(kind, params)
-        package = None
-        if kind.needs_shot:
-            if not shot:
-                raise InputError("invalid_request", f"a {kind_name} job needs 'shot' (the sha256 of shot.json)")
-            package = self.services.packages.get(check_sha256(shot))
-        if kind.check is not None:
-            kind.check(parsed, package, self.services)
-        job = self.services.jobs.submit(kind_name, shot, parsed.model_dump(mode="json"))
+        with self.submitting:
+            package = None
+            if kind.needs_shot:
+                if not shot:
+                    raise InputError("invalid_request", f"a {kind_name} job needs 'shot' (the sha256 of shot.json)")
+                package = self.services.packages.get(check_sha256(shot))
+            if kind.check is not None:
+                kind.check(parsed, package, self.services)
+            job = self.services.jobs.submit(kind_name, shot, parsed.model_dump(mode="json"))
         with self._cond:
             self._generation += 1
             self._cond.notify_all()
