@@ -5,7 +5,7 @@ gather function per record (`records`, `camera`, `pose`), with the disk
 writing apart (`writer`). Other operators call `export_shot`.
 """
 
-from .export import export_shot, iter_export
+from .export import export_shot, iter_export, shot_rigs
 from .options import ExportCancelled, ExportError, ExportOptions
 
-__all__ = ["ExportCancelled", "ExportError", "ExportOptions", "export_shot", "iter_export"]
+__all__ = ["ExportCancelled", "ExportError", "ExportOptions", "export_shot", "iter_export", "shot_rigs"]

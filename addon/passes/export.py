@@ -75,6 +75,11 @@ def _rigs(
     return tuple((obj, rig) for obj, rig in rigs if rig is not None)
 
 
+def shot_rigs(scene: bpy.types.Scene) -> tuple[tuple[bpy.types.Object, RigMap], ...]:
+    """The rigs the pose pass would read in the scene's rendered view layer (none: the shot has no pose)."""
+    return _rigs(scene, _view_layer(scene, None), ExportOptions(pose=True))
+
+
 def check_request(
     scene: bpy.types.Scene, directory: str | Path, frame_start: int, frame_end: int, options: ExportOptions
 ) -> _Request:

@@ -84,6 +84,9 @@ class ShotJobOperator(JobOperator):
         controls.sync(scene.underpaint, status.model_set(scene.underpaint.model))
         request, frames = self.job_request(context, Shot(folder / "package", folder), model,
                                            status.model_set(model or ""))
+        if any(control.name == "pose" for control in request.paint.controls) and not passes.shot_rigs(scene):
+            raise UserError("Pose is ticked, but the shot has no rig for the pose pass to read: untick Pose in "
+                            "Controls, or add a humanoid armature to the shot (visible and rendered).")
         shot = scene_takes.shot_name(scene)
         # Motion vectors let the server measure the take's flicker along the true motion (Temporal QC);
         # they cost export time (Blender evaluates the neighbouring frames too), so QC can be turned off.

@@ -432,6 +432,28 @@ def test_no_camera_is_refused(scene: bpy.types.Scene) -> None:
         scene.camera = camera
 
 
+def test_pose_without_a_rig_is_refused_before_the_export(addon: str, scene: bpy.types.Scene) -> None:
+    """Today's default (Pose ticked) on a shot with no armature: refused with the fix, nothing exported."""
+    plain = bpy.data.scenes.new("NoRig")
+    plain.render.resolution_x = plain.render.resolution_y = 64
+    plain.frame_start, plain.frame_end = 1, 2
+    camera = bpy.data.objects.new("NoRigCamera", bpy.data.cameras.new("NoRigCamera"))
+    plain.collection.objects.link(camera)
+    plain.camera = camera
+    settings = plain.underpaint
+    settings.model, settings.prompt, settings.steps = "tiny", "x", 1
+    try:
+        for name in ("depth", "pose"):
+            added = settings.controls.add()
+            added.name, added.enabled, added.weight, added.available = name, True, 1.0, True
+        with pytest.raises(RuntimeError, match="untick Pose in Controls, or add a humanoid armature"):
+            run_op(plain, "stylize_shot")
+        assert not (Path(bpy.context.preferences.addons[addon].preferences.output_dir) / "NoRig").exists()
+    finally:
+        bpy.data.scenes.remove(plain)
+        bpy.data.objects.remove(camera)
+
+
 def test_missing_weights_name_the_pull_command(scene: bpy.types.Scene, server: BackendServer) -> None:
     missing = [m["name"] for m in server.get("/v1/health")["models"] if not m["available"]]
     assert missing, "expected model sets without weights on a test machine"
