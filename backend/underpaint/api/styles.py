@@ -5,11 +5,14 @@ Training one is a job (`POST /v1/jobs` with kind `train_style`); these routes on
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from pydantic import BaseModel
 
 from underpaint.styles import list_styles, read_card
 from underpaint.styles.card import StyleCard, StyleSummary
+from underpaint.styles.registry import NAME_PATTERN
 
 from .deps import ServerDep
 
@@ -27,6 +30,9 @@ def get_styles(server: ServerDep) -> StyleList:
 
 
 @router.get("/styles/{name}", response_model=StyleCard)
-def get_style(name: str, server: ServerDep) -> StyleCard:
+def get_style(
+    name: Annotated[str, Path(description="checked: invalid_style_name", json_schema_extra={"pattern": NAME_PATTERN})],
+    server: ServerDep,
+) -> StyleCard:
     """One style's full card: its training images, loss curve and validation renders."""
     return read_card(server.services.data_dir, name)

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from underpaint.blobs import check_sha256
+from underpaint.blobs import SHA256, check_sha256
 
 from .deps import BlobsDep
 from .models import BlobOut, MissingIn, MissingOut
@@ -26,7 +26,8 @@ OCTET_STREAM_BODY = {
 async def upload_blob(
     request: Request,
     blobs: BlobsDep,
-    sha256: Annotated[str | None, Query(description="the sha256 the bytes must have (checked)")] = None,
+    sha256: Annotated[str | None, Query(description="the sha256 the bytes must have (checked: invalid_sha256)",
+                                        json_schema_extra={"pattern": SHA256.pattern})] = None,
 ) -> BlobOut:
     """Store the raw request body as a blob named by its sha256."""
     writer = blobs.writer(None if sha256 is None else check_sha256(sha256))  # `?sha256=` is a (failing) check

@@ -26,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from underpaint.blobs import BlobStore, check_sha256
+from underpaint.blobs import SHA256, BlobStore, check_sha256
 from underpaint.control import ControlSet, DepthRange, ResizePlan, color_video, default_size, make_controls
 from underpaint.control.build import check_control_kinds, missing_color
 from underpaint.control.registry import CONTROLS, check_names
@@ -45,6 +45,7 @@ from underpaint.paint.context import (
 from underpaint.paint.progress import ProgressReporter
 from underpaint.paint.temporal import temporal_metrics
 from underpaint.shot.package import ShotPackage
+from underpaint.styles.registry import NAME_PATTERN
 from underpaint.takes.store import TakeStore
 
 # Largest generation size accepted (pixels per frame); 2048x2048 is already far past SD1.5's comfort.
@@ -95,7 +96,7 @@ class PromptKey(_Params):
 
 
 class StyleParams(_Params):
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$")
+    name: str = Field(pattern=NAME_PATTERN)
     weight: float = Field(1.0, ge=-2.0, le=2.0)
 
 
@@ -118,6 +119,7 @@ class PaintParams(_Params):
     references: list[str] = Field(
         default_factory=list, max_length=4,
         description="blob sha256s of PNG reference images carrying the look (engines that take them: wan-vace)",
+        json_schema_extra={"items": {"type": "string", "pattern": SHA256.pattern}},  # checked: invalid_sha256
     )
     fit: Literal["crop", "letterbox"] = "crop"
 
@@ -128,6 +130,12 @@ class PaintParams(_Params):
 
 
 class StylizeParams(PaintParams):
+    # The schema says what `_some_prompt` checks: a prompt that is not blank, or a prompt schedule.
+    model_config = ConfigDict(json_schema_extra={"anyOf": [
+        {"required": ["prompt"], "properties": {"prompt": {"pattern": r"\S"}}},
+        {"required": ["prompts"], "properties": {"prompts": {"minItems": 1}}},
+    ]})
+
     frames: tuple[int, int] | None = Field(None, description="Blender frames [first, last], inclusive")
 
     @field_validator("frames")

@@ -33,7 +33,8 @@ LORA_FILE = "lora.safetensors"
 VALIDATION_DIR = "validation"
 STAGING_PREFIX = ".train-"
 # The same names the stylize params accept: they become folder names, so no separators and no leading dot.
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9 _.-]{0,63}$"
+# 1-64 letters, digits, spaces, '_', '-', '.'; a letter or digit first; no space or dot last (the OpenAPI says it).
+NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9 _.-]{0,62}[A-Za-z0-9_-])?$"
 _NAME = re.compile(NAME_PATTERN)
 MAX_STRENGTH = 2.0
 
@@ -43,7 +44,7 @@ def styles_root(data_dir: Path) -> Path:
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or name.endswith((" ", ".")):
+    if not isinstance(name, str) or not _NAME.match(name):
         raise InputError(
             "invalid_style_name",
             f"style name {str(name)[:80]!r} is not allowed: use 1-64 letters, digits, spaces, '_', '-' or '.', "

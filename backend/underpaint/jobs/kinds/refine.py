@@ -32,12 +32,17 @@ Sha256 = Annotated[str, Field(pattern=SHA256.pattern)]
 class MaskParams(BaseModel):
     """Where to repaint: named objects, painted mask frames, or both (unioned)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # The schema says what `_something` checks: at least one object or one mask frame.
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"anyOf": [
+        {"required": ["objects"], "properties": {"objects": {"minItems": 1}}},
+        {"required": ["frames"], "properties": {"frames": {"minProperties": 1}}},
+    ]})
 
     objects: list[str] = Field(default_factory=list, max_length=256, description="object names")
     frames: dict[int, Sha256] = Field(
         default_factory=dict, max_length=100_000,
         description="Blender frame -> sha256 of an uploaded mask PNG (white = repaint)",
+        json_schema_extra={"propertyNames": {"pattern": r"^-?[0-9]+$"}},  # JSON keys: the frame numbers
     )
     dilate: int = Field(0, ge=0, le=256, description="grow the mask by this many pixels (take size)")
     feather: int = Field(4, ge=0, le=256, description="pixels inside the mask edge over which the painting fades in")

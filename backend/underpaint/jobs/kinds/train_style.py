@@ -13,13 +13,14 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from underpaint.blobs import BlobStore, check_sha256
+from underpaint.blobs import SHA256, BlobStore, check_sha256
 from underpaint.engines.registry import NO_DEFAULT_MODEL
 from underpaint.errors import InputError
 from underpaint.jobs.context import JobContext, JobKind, Services
 from underpaint.paint.context import Progress
 from underpaint.shot.package import ShotPackage
 from underpaint.styles.dataset import check_relative_name
+from underpaint.styles.registry import NAME_PATTERN
 from underpaint.styles.request import TrainConfig, check_request
 
 LABEL = "the uploaded images"
@@ -30,8 +31,11 @@ class TrainStyleParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(max_length=64)
-    files: dict[str, str] = Field(max_length=10_000, description="relative file name -> blob sha256")
+    name: str = Field(max_length=64, json_schema_extra={"pattern": NAME_PATTERN})  # checked: invalid_style_name
+    files: dict[str, str] = Field(
+        max_length=10_000, description="relative file name -> blob sha256",
+        json_schema_extra={"additionalProperties": {"type": "string", "pattern": SHA256.pattern}},
+    )
     model: str | None = Field(None, max_length=128, description="model set; default: the server's default")
     steps: int = 1000
     rank: int = 16
