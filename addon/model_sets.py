@@ -42,6 +42,7 @@ class ModelSet:
     native_size: tuple[int, int] | None = None
     size_multiple: int = DEFAULT_SIZE_MULTIPLE
     capabilities: dict[str, bool] = field(default_factory=dict)
+    window: int | None = None  # frames the engine paints at once (None: not said)
 
     @classmethod
     def from_health(cls, entry: dict[str, Any]) -> ModelSet:
@@ -59,6 +60,7 @@ class ModelSet:
             native_size = (int(native[0]), int(native[1]))
         multiple = entry.get("size_multiple")
         capabilities = entry.get("capabilities")
+        window = entry.get("window")
         return cls(
             name=str(entry.get("name", "")),
             available=bool(entry.get("available", True)),
@@ -66,6 +68,7 @@ class ModelSet:
             native_size=native_size,
             size_multiple=multiple if isinstance(multiple, int) and multiple > 0 else DEFAULT_SIZE_MULTIPLE,
             capabilities={k: bool(v) for k, v in capabilities.items()} if isinstance(capabilities, dict) else {},
+            window=window if isinstance(window, int) and not isinstance(window, bool) and window > 0 else None,
         )
 
     def can(self, capability: str) -> bool:

@@ -172,6 +172,11 @@ class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
         description="Channel, in the sequencer of the shot's review scene ('<scene> Review'), that holds the active take",
         default=8, min=1, max=128,
     )
+    preview_steps: bpy.props.IntProperty(  # type: ignore[valid-type]
+        name="Preview Steps",
+        description="Denoising steps of Preview Frame (at most the shot's steps): fewer is faster and rougher",
+        default=8, min=1, max=150,
+    )
     mask_dilate: bpy.props.IntProperty(  # type: ignore[valid-type]
         name="Mask Grow", description="Grow the refine mask by this many pixels", default=4, min=0, max=64
     )

@@ -102,6 +102,17 @@ def edit_range(scene: bpy.types.Scene) -> tuple[int, int] | None:
     return (min(selected), max(selected)) if selected else None
 
 
+# Frames Preview Frame paints when the model set does not say its window.
+PREVIEW_WINDOW = 8
+
+
+def preview_range(current: int, window: int | None, first: int, last: int) -> tuple[int, int]:
+    """One engine window of frames around `current`, inside first..last: what Preview Frame paints."""
+    size = max(1, window or PREVIEW_WINDOW)
+    start = max(first, min(current - size // 2, last - size + 1))
+    return start, min(last, start + size - 1)
+
+
 def refine_source(context: bpy.types.Context) -> str:
     """OBJECTS, BONES or MASK: the panel's choice, or for Auto what the artist has (a Mask chosen,
     else selected bones in Pose Mode, else the selected objects)."""

@@ -170,6 +170,10 @@ class UNDERPAINT_PT_main(SidebarPanel, bpy.types.Panel):
         row.scale_y = 1.5
         row.enabled = not running
         row.operator("underpaint.stylize_shot", icon="BRUSHES_ALL")
+        row = layout.row(align=True)
+        row.enabled = not running
+        row.operator("underpaint.preview_frame", icon="RESTRICT_RENDER_OFF")
+        row.prop(settings, "preview_steps", text="Steps")
         _draw_job(layout, context, settings.job, "job")
 
 

@@ -7,7 +7,7 @@ event, Esc stops it), then the job is followed; otherwise the export runs in one
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -160,6 +160,25 @@ class EditOperator(ShotJobOperator):
         return job_params.active_take(context.scene).model or None
 
 
+class UNDERPAINT_OT_preview_frame(ShotJobOperator, bpy.types.Operator):
+    """Paint one engine window around the current frame with fewer steps and show it through the camera:
+    check prompt, style and strength in seconds before painting the whole shot"""
+
+    bl_idname = "underpaint.preview_frame"
+    bl_label = "Preview Frame"
+
+    def job_request(self, context: bpy.types.Context, shot: Shot, model: str | None,
+                    model_set: ModelSet | None) -> tuple[ShotRequest, tuple[int, int]]:
+        scene = context.scene
+        settings = scene.underpaint
+        width, height = job_params.generation_size(scene, model_set)
+        paint = job_params.paint(settings, model_set)
+        paint = replace(paint, steps=min(paint.steps, settings.preview_steps))
+        first, last = job_params.shot_range(scene)
+        frames = job_params.preview_range(scene.frame_current, model_set.window if model_set else None, first, last)
+        return Stylize(shot, paint, width, height, model), frames
+
+
 class UNDERPAINT_OT_rerender_range(EditOperator, bpy.types.Operator):
     """Re-paint the preview range (or the selected markers' frames) of the active take; the rest stays as it is"""
 
@@ -233,4 +252,5 @@ class UNDERPAINT_OT_refine_region(EditOperator, bpy.types.Operator):
         return names, {}
 
 
-classes = (UNDERPAINT_OT_stylize_shot, UNDERPAINT_OT_rerender_range, UNDERPAINT_OT_refine_region)
+classes = (UNDERPAINT_OT_stylize_shot, UNDERPAINT_OT_preview_frame, UNDERPAINT_OT_rerender_range,
+           UNDERPAINT_OT_refine_region)

@@ -230,6 +230,36 @@ def test_load_take_shows_an_earlier_take_and_fetches_missing_frames(
     assert file_digests(folder) == digests
 
 
+def test_preview_frame_paints_one_window_around_the_current_frame_with_fewer_steps(
+    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], server: BackendServer, first_take: str
+) -> None:
+    settings = scene.underpaint
+    settings.preview_steps = 1
+    takes_before = len(settings.takes)
+    scene.frame_set(4)
+    try:
+        assert run_op(scene, "preview_frame") == {"FINISHED"}
+    finally:
+        scene.frame_set(1)
+    assert len(settings.takes) == takes_before + 1 and settings.active_take == takes_before
+    preview = settings.takes[settings.active_take]
+    sent = server.get(f"/v1/takes/{preview.name}")
+    assert sent["params"]["steps"] == 1 and sent["params"]["prompt"] == settings.prompt
+    # tiny paints 8 frames at once: the whole of this 6-frame shot is one window around frame 4.
+    assert (preview.frame_start, preview.frame_end) == SHOT_FRAMES
+    (background,) = our_backgrounds(scene, modules["scene_takes"])
+    assert background.image[modules["scene_takes"].TAKE_KEY] == preview.name  # shown through the camera
+
+
+def test_preview_range_is_one_window_inside_the_shot(addon: str) -> None:
+    preview_range = sys.modules[f"{addon}.ui.job_params"].preview_range
+    assert preview_range(50, 16, 1, 100) == (42, 57)
+    assert preview_range(3, 16, 1, 100) == (1, 16)  # near the start: the first window
+    assert preview_range(99, 16, 1, 100) == (85, 100)  # near the end: the last one
+    assert preview_range(5, 16, 1, 8) == (1, 8)  # a shot shorter than a window: all of it
+    assert preview_range(10, None, 1, 100) == (6, 13)  # a set that does not say: 8 frames
+
+
 def test_rerender_range_makes_a_child_take(
     scene: bpy.types.Scene, modules: dict[str, ModuleType], first_take: str
 ) -> None:
