@@ -32,6 +32,8 @@ SHOT_KEY = "underpaint_shot"
 TAKE_KEY = "underpaint_take"
 # The custom property of a review scene: the name of the scene whose takes it shows.
 REVIEW_KEY = "underpaint_review_of"
+# The custom property of the mask preview's image: the shot it previews a refine mask of.
+MASK_KEY = "underpaint_mask_preview"
 
 
 class OutputFolderError(ValueError):
@@ -182,6 +184,29 @@ def show_through_camera(camera: bpy.types.Camera, entry: Any) -> bpy.types.Camer
     background.frame_method = "CROP" if "crop" in entry.resize else "FIT"
     background.show_background_image = True
     _align(background.image_user, entry)
+    camera.show_background_images = True
+    if previous is not None and previous != image and previous.users == 0:
+        bpy.data.images.remove(previous)
+    return background
+
+
+def show_mask_preview(camera: bpy.types.Camera, shot: str, path: Path) -> bpy.types.CameraBackgroundImage:
+    """The refine mask of one frame over the take, as the camera's front background image (this shot's
+    previous preview replaced); it shows the whole frame as the camera frames it, like the take."""
+    background = next((bg for bg in camera.background_images
+                       if bg.image is not None and bg.image.get(MASK_KEY) == shot), None)
+    if background is None:
+        background = camera.background_images.new()
+    previous = background.image
+    image = bpy.data.images.load(str(path), check_existing=False)
+    image.name = f"{shot} mask preview"
+    image[MASK_KEY] = shot
+    background.image = image
+    background.source = "IMAGE"
+    background.alpha = 1.0
+    background.display_depth = "FRONT"
+    background.frame_method = "FIT"
+    background.show_background_image = True
     camera.show_background_images = True
     if previous is not None and previous != image and previous.users == 0:
         bpy.data.images.remove(previous)

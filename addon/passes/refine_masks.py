@@ -44,16 +44,18 @@ def export_size(scene: bpy.types.Scene) -> tuple[int, int]:
             render.resolution_y * render.resolution_percentage // 100)
 
 
-def write_gray_png(path: Path, gray: np.ndarray) -> Path:
-    """An 8-bit greyscale PNG of `gray` (rows top to bottom, 0..1), with zlib alone."""
-    rows = np.clip(np.round(gray * 255.0), 0, 255).astype(np.uint8)
-    height, width = rows.shape
+def write_png(path: Path, pixels: np.ndarray) -> Path:
+    """An 8-bit PNG of `pixels` (rows top to bottom, 0..1): greyscale for (H, W), RGBA for (H, W, 4); zlib alone."""
+    values = np.clip(np.round(pixels * 255.0), 0, 255).astype(np.uint8)
+    height, width = values.shape[:2]
+    colour_type = 0 if values.ndim == 2 else 6
+    rows = values.reshape(height, -1)
     raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()  # filter byte 0 per row
 
     def chunk(tag: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
 
-    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 6))
                      + chunk(b"IEND", b""))
@@ -65,6 +67,22 @@ def _clear(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob("*.png"):
         stale.unlink()
+
+
+def overlay(mask: Path, out: Path, colour: tuple[float, float, float] = (1.0, 0.2, 0.1)) -> Path:
+    """A mask frame as a see-through colour layer (alpha = half the mask), for the camera's background images."""
+    image = bpy.data.images.load(str(mask), check_existing=False)
+    try:
+        width, height = image.size
+        pixels = np.empty(width * height * 4, np.float32)
+        image.pixels.foreach_get(pixels)
+    finally:
+        bpy.data.images.remove(image)
+    weight = np.flipud(pixels.reshape(height, width, 4)[..., 0])  # Blender's rows go bottom up
+    rgba = np.empty((height, width, 4), np.float32)
+    rgba[..., :3] = colour
+    rgba[..., 3] = 0.5 * weight
+    return write_png(out, rgba)
 
 
 # -- a Mask datablock ------------------------------------------------------------------------------
@@ -172,7 +190,7 @@ def bone_frames(
                 radius_px = max(float(np.linalg.norm(pixels[2] - pixels[0])), float(np.linalg.norm(pixels[3] - pixels[1])))
                 coverage = np.maximum(coverage, capsule(size, pixels[0], pixels[1], radius_px))
             if coverage.max() > 0.5 / 255.0:
-                written[frame] = write_gray_png(frame_path(folder, frame), coverage)
+                written[frame] = write_png(frame_path(folder, frame), coverage)
     finally:
         scene.frame_set(current)
     if not written:

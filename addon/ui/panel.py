@@ -208,7 +208,9 @@ class UNDERPAINT_PT_takes(SidebarSubPanel, bpy.types.Panel):
         sub = row.row(align=True)
         sub.enabled = can(server_status.STATUS.model_set(take.model), "masks")  # refining paints through a mask
         sub.operator("underpaint.refine_region", icon="BRUSH_DATA")
-        layout.prop(settings, "refine_source")
+        row = layout.row(align=True)
+        row.prop(settings, "refine_source")
+        row.operator("underpaint.preview_mask", text="", icon="HIDE_OFF")
         if settings.refine_source in ("AUTO", "MASK"):
             layout.prop(settings, "refine_mask")
         layout.prop(settings, "mask_dilate")

@@ -217,40 +217,73 @@ class UNDERPAINT_OT_refine_region(EditOperator, bpy.types.Operator):
         frames = job_params.edit_range(scene) if scene.use_preview_range else None
         if frames is not None:
             frames = (max(frames[0], take.frame_start), min(frames[1], take.frame_end))
-        names, masks = self.region(context, shot.takes_folder / "refine_masks", frames or (take.frame_start, take.frame_end))
+        names, masks = refine_region(context, shot.takes_folder / "refine_masks", frames or (take.frame_start, take.frame_end))
         paint = job_params.paint(scene.underpaint, model_set)
         request = Refine(shot, paint, take.name, tuple(names), scene.underpaint.mask_dilate, frames, model,
                          tuple(sorted(masks.items())))
         return request, (take.frame_start, take.frame_end)
 
-    @staticmethod
-    def region(context: bpy.types.Context, folder: Path, frames: tuple[int, int]) -> tuple[list[str], dict[int, Path]]:
-        """What to repaint, by the refine source: object names, or mask frames drawn into `folder`."""
+
+
+def refine_region(context: bpy.types.Context, folder: Path, frames: tuple[int, int]) -> tuple[list[str], dict[int, Path]]:
+    """What Refine Region repaints, by the refine source: object names, or mask frames drawn into `folder`."""
+    scene = context.scene
+    source = job_params.refine_source(context)
+    span = range(frames[0], frames[1] + 1)
+    try:
+        if source == "MASK":
+            mask = scene.underpaint.refine_mask
+            if mask is None:
+                raise UserError("Choose the Mask to refine inside (draw one in the Image or Movie Clip editor).")
+            return [], refine_masks.mask_frames(scene, mask, span, folder)
+        if source == "BONES":
+            armature = context.active_object
+            if armature is None or armature.type != "ARMATURE":
+                raise UserError("Make the rig the active object and select its bones in Pose Mode to refine them.")
+            bones = refine_masks.selected_bones(armature)
+            if not bones:
+                raise UserError(f"Select the bones of {armature.name!r} to refine (Pose Mode), e.g. the hand.")
+            return [], refine_masks.bone_frames(scene, armature, bones, span, folder)
+    except refine_masks.MaskError as exc:
+        raise UserError(str(exc)) from None
+    names = job_params.refine_objects(context)
+    if not names:
+        raise UserError("Select the objects to refine (or bones in Pose Mode, or choose a Mask): their pixels "
+                        "in the take are painted again.")
+    hidden = [name for name in names if bpy.data.objects[name].hide_render]
+    if hidden:
+        raise UserError(f"{', '.join(hidden)} {'is' if len(hidden) == 1 else 'are'} hidden from renders, so the "
+                        "shot has no pixels of it to refine: enable it for renders, or select another object.")
+    return names, {}
+
+
+class UNDERPAINT_OT_preview_mask(bpy.types.Operator):
+    """Show the current frame's refine mask (the chosen Mask, or the selected bones' capsules) over the take,
+    before Refine Region is sent"""
+
+    bl_idname = "underpaint.preview_mask"
+    bl_label = "Preview Mask"
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
         scene = context.scene
-        source = job_params.refine_source(context)
-        span = range(frames[0], frames[1] + 1)
+        if scene.camera is None or scene.camera.type != "CAMERA":
+            self.report({"ERROR"}, "The scene has no camera to show the mask through.")
+            return {"CANCELLED"}
         try:
-            if source == "MASK":
-                mask = scene.underpaint.refine_mask
-                if mask is None:
-                    raise UserError("Choose the Mask to refine inside (draw one in the Image or Movie Clip editor).")
-                return [], refine_masks.mask_frames(scene, mask, span, folder)
-            if source == "BONES":
-                armature = context.active_object
-                if armature is None or armature.type != "ARMATURE":
-                    raise UserError("Make the rig the active object and select its bones in Pose Mode to refine them.")
-                bones = refine_masks.selected_bones(armature)
-                if not bones:
-                    raise UserError(f"Select the bones of {armature.name!r} to refine (Pose Mode), e.g. the hand.")
-                return [], refine_masks.bone_frames(scene, armature, bones, span, folder)
-        except refine_masks.MaskError as exc:
-            raise UserError(str(exc)) from None
-        names = job_params.refine_objects(context)
-        if not names:
-            raise UserError("Select the objects to refine (or bones in Pose Mode, or choose a Mask): their pixels "
-                            "in the take are painted again.")
-        return names, {}
+            folder = scene_takes.shot_folder(scene, context) / "refine_masks" / "preview"
+            names, masks = refine_region(context, folder, (scene.frame_current, scene.frame_current))
+        except (UserError, scene_takes.OutputFolderError) as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        if names:
+            self.report({"INFO"}, f"Refine Region repaints the selected objects ({', '.join(names)}); "
+                        "the server masks them from the object index pass.")
+            return {"FINISHED"}
+        layer = refine_masks.overlay(masks[scene.frame_current], folder / f"overlay-{scene.frame_current:04d}.png")
+        scene_takes.show_mask_preview(scene.camera.data, scene_takes.shot_name(scene), layer)
+        self.report({"INFO"}, f"Frame {scene.frame_current}: the refine mask, in red over the take")
+        return {"FINISHED"}
 
 
 classes = (UNDERPAINT_OT_stylize_shot, UNDERPAINT_OT_preview_frame, UNDERPAINT_OT_rerender_range,
-           UNDERPAINT_OT_refine_region)
+           UNDERPAINT_OT_refine_region, UNDERPAINT_OT_preview_mask)

@@ -265,7 +265,8 @@ def test_rerender_range_makes_a_child_take(
 ) -> None:
     settings = scene.underpaint
     parent = settings.takes[settings.active_take]
-    parent_frames = file_digests(Path(parent.directory))
+    parent_name, parent_frames = parent.name, file_digests(Path(parent.directory))  # the item moves as the list grows
+    parent_folder = Path(parent.directory)
     scene.use_preview_range = True
     scene.frame_preview_start, scene.frame_preview_end = 3, 4
     try:
@@ -273,26 +274,26 @@ def test_rerender_range_makes_a_child_take(
     finally:
         scene.use_preview_range = False
     child = settings.takes[settings.active_take]
-    assert child.kind == "rerender" and child.parent == parent.name
+    assert child.kind == "rerender" and child.parent == parent_name
     child_frames = file_digests(Path(child.directory))
     assert {n for n in child_frames if child_frames[n] != parent_frames[n]} <= {"0003.png", "0004.png"}
     assert {n: child_frames[n] for n in ("0001.png", "0006.png")} == {
         n: parent_frames[n] for n in ("0001.png", "0006.png")}
-    assert file_digests(Path(parent.directory)) == parent_frames  # takes are immutable
+    assert file_digests(parent_folder) == parent_frames  # takes are immutable
 
 
 def test_refine_region_masks_the_selected_objects(
     scene: bpy.types.Scene, modules: dict[str, ModuleType], server: BackendServer, first_take: str
 ) -> None:
     settings = scene.underpaint
-    parent = settings.takes[settings.active_take]
+    parent_name = settings.takes[settings.active_take].name  # the item moves as the list grows
     # Another test's scene may own "Sphere" already; then this scene's is "Sphere.001".
     sphere = next(obj for obj in scene.objects if obj.name.split(".")[0] == "Sphere")
     for obj in scene.objects:
         obj.select_set(obj == sphere, view_layer=scene.view_layers[0])
     assert run_op(scene, "refine_region") == {"FINISHED"}
     child = settings.takes[settings.active_take]
-    assert child.kind == "refine" and child.parent == parent.name
+    assert child.kind == "refine" and child.parent == parent_name
     assert server.get(f"/v1/takes/{child.name}")["params"]["mask"]["objects"] == [sphere.name]
 
 
@@ -359,6 +360,50 @@ def test_refine_inside_a_drawn_mask_follows_its_keyframes(
         assert rows.min() >= 0.4 * width - grow and rows.max() <= 0.6 * width + grow, frame
         centres.append(columns.mean())
     assert centres == sorted(centres) and centres[-1] - centres[0] > 0.4 * width  # it moved with the keys
+
+
+def test_preview_mask_shows_the_current_frames_mask_over_the_take(
+    scene: bpy.types.Scene, modules: dict[str, ModuleType], first_take: str
+) -> None:
+    results = modules["scene_takes"]
+    settings = scene.underpaint
+    mask = square_mask("Preview", {1: 0.1, 6: 0.6})
+    settings.refine_mask = mask
+    scene.frame_set(6)
+    try:
+        assert run_op(scene, "preview_mask") == {"FINISHED"}
+    finally:
+        settings.refine_mask = None
+        bpy.data.masks.remove(mask)
+        scene.frame_set(1)
+    (preview,) = [bg for bg in scene.camera.data.background_images
+                  if bg.image is not None and results.MASK_KEY in bg.image]
+    assert preview.display_depth == "FRONT" and preview.show_background_image
+    image = preview.image
+    width, height = image.size
+    pixels = np.empty(width * height * 4, np.float32)
+    image.pixels.foreach_get(pixels)
+    rgba = np.flipud(pixels.reshape(height, width, 4))
+    covered = np.argwhere(rgba[..., 3] > 0.4)
+    # Frame 6's square, keyed at x 0.6-0.8, y 0.4-0.6 of the frame: red, half see-through, nothing else.
+    assert covered[:, 1].min() >= 0.6 * width - 2 and covered[:, 1].max() <= 0.8 * width + 2
+    assert covered[:, 0].min() >= 0.4 * height - 2 and covered[:, 0].max() <= 0.6 * height + 2
+    assert np.allclose(rgba[covered[:, 0], covered[:, 1], 3], 0.5, atol=0.01)
+    assert (rgba[covered[:, 0], covered[:, 1], 0] > 0.9).all() and rgba[..., 3].sum() < 0.5 * width * height * 0.1
+    # The take itself still shows behind it.
+    assert len(our_backgrounds(scene, results)) == 1
+
+
+def test_refining_an_object_hidden_from_renders_is_refused(scene: bpy.types.Scene, first_take: str) -> None:
+    sphere = next(obj for obj in scene.objects if obj.name.split(".")[0] == "Sphere")
+    for obj in scene.objects:
+        obj.select_set(obj == sphere, view_layer=scene.view_layers[0])
+    sphere.hide_render = True
+    try:
+        with pytest.raises(RuntimeError, match="hidden from renders"):
+            run_op(scene, "refine_region")
+    finally:
+        sphere.hide_render = False
 
 
 def test_refine_the_selected_bone_follows_the_hand(
