@@ -317,6 +317,13 @@ class Client:
         """Write frame `frame` (Blender frame number) of a take to `destination`, atomically."""
         self._download(f"/v1/takes/{_quote(take_id)}/frames/{int(frame)}.png", destination)
 
+    def download_control(
+        self, shot: str, control: str, frame: int, size: tuple[int, int], destination: Path
+    ) -> None:
+        """Write control `control` of frame `frame` of an uploaded shot, as a job of `size` draws it, atomically."""
+        query = urllib.parse.urlencode({"width": size[0], "height": size[1]})
+        self._download(f"/v1/shots/{_quote(shot)}/controls/{_quote(control)}/{int(frame)}.png?{query}", destination)
+
     def download_temporal_plot(self, take_id: str, destination: Path) -> None:
         """Write the take's flicker curve (server QC) to `destination`, atomically."""
         self._download(f"/v1/takes/{_quote(take_id)}/temporal.png", destination)

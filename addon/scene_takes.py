@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import bpy
@@ -34,6 +35,8 @@ TAKE_KEY = "underpaint_take"
 REVIEW_KEY = "underpaint_review_of"
 # The custom property of the mask preview's image: the shot it previews a refine mask of.
 MASK_KEY = "underpaint_mask_preview"
+# The custom property of a control image sequence (Show Controls): "<shot>:<control>".
+CONTROL_KEY = "underpaint_control"
 
 
 class OutputFolderError(ValueError):
@@ -211,6 +214,38 @@ def show_mask_preview(camera: bpy.types.Camera, shot: str, path: Path) -> bpy.ty
     if previous is not None and previous != image and previous.users == 0:
         bpy.data.images.remove(previous)
     return background
+
+
+def show_controls(scene_name: str, job: Job) -> None:
+    """`on_done` of Show Controls: each fetched control as an image sequence through the camera, the first
+    one shown and the others ready to switch on (Camera > Background Images); this shot's earlier ones replaced."""
+    scene = bpy.data.scenes.get(scene_name)
+    request = job.request
+    if scene is None or scene.camera is None or job.state != "done" or not hasattr(request, "folder"):
+        return
+    camera = scene.camera.data
+    shot = shot_name(scene)
+    for background in [bg for bg in camera.background_images
+                       if bg.image is not None and str(bg.image.get(CONTROL_KEY, "")).startswith(f"{shot}:")]:
+        image = background.image
+        camera.background_images.remove(background)
+        if image.users == 0:
+            bpy.data.images.remove(image)
+    first, last = request.frames
+    for index, control in enumerate(job.result.get("controls", [])):
+        image = bpy.data.images.load(str(frame_path(request.folder / control, first)), check_existing=False)
+        image.name = f"{shot} {control}"
+        image.source = "SEQUENCE"
+        image[CONTROL_KEY] = f"{shot}:{control}"
+        background = camera.background_images.new()
+        background.image = image
+        background.source = "IMAGE"
+        background.alpha = 1.0
+        background.display_depth = "FRONT"
+        background.frame_method = "CROP"  # the server's default fit, as the take's
+        background.show_background_image = index == 0
+        _align(background.image_user, SimpleNamespace(frame_start=first, frame_end=last))
+    camera.show_background_images = True
 
 
 # -- sequencer -----------------------------------------------------------------------------------------

@@ -5,8 +5,20 @@ The Blender side (the running jobs of each scene, the one timer, writing progres
 scene's settings) is `job_timer`; the operators build the requests (`ui.job_params`).
 """
 
-from .requests import Control, FetchTake, Paint, Refine, Request, Rerender, Shot, Style, Stylize, TrainStyle
+from .requests import (
+    Control,
+    FetchTake,
+    Paint,
+    Refine,
+    Request,
+    Rerender,
+    Shot,
+    ShowControls,
+    Style,
+    Stylize,
+    TrainStyle,
+)
 from .worker import STATES_ACTIVE, STATES_FINAL, Job
 
 __all__ = ["STATES_ACTIVE", "STATES_FINAL", "Control", "FetchTake", "Job", "Paint", "Refine", "Request", "Rerender",
-           "Shot", "Style", "Stylize", "TrainStyle"]
+           "Shot", "ShowControls", "Style", "Stylize", "TrainStyle"]

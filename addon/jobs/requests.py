@@ -156,5 +156,23 @@ class FetchTake:
     folder: Path
 
 
-ShotRequest = Stylize | Rerender | Refine
-Request = Stylize | Rerender | Refine | TrainStyle | FetchTake
+@dataclass(frozen=True)
+class ShowControls:
+    """Upload a shot and fetch the control images a stylize job of this size would draw (what the model sees)."""
+
+    kind: ClassVar[str] = "controls"
+    shot: Shot
+    paint: Paint  # its enabled controls are fetched
+    width: int
+    height: int
+    frames: tuple[int, int]
+    model: str | None = None
+
+    @property
+    def folder(self) -> Path:
+        """`<shot folder>/controls/<control>/####.png`."""
+        return self.shot.takes_folder / "controls"
+
+
+ShotRequest = Stylize | Rerender | Refine | ShowControls
+Request = Stylize | Rerender | Refine | ShowControls | TrainStyle | FetchTake

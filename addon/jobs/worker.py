@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import shutil
 import threading
 import traceback
 from collections.abc import Iterator
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 from .. import client as api
 from ..files import TEMPORAL_PLOT, frame_path, fresh_folder, package_files, sha256_file
 from .follow import SERVER_FINAL, follow
-from .requests import FetchTake, Refine, Request, TrainStyle
+from .requests import FetchTake, Refine, Request, ShowControls, TrainStyle
 
 STATES_ACTIVE = ("checking", "uploading", "queued", "running", "downloading")
 STATES_FINAL = ("done", "failed", "cancelled")
@@ -155,6 +156,9 @@ class Job:
         if isinstance(request, FetchTake):
             self._download(request.take, request.folder)
             return
+        if isinstance(request, ShowControls):
+            self._fetch_controls(request)
+            return
         model = client.check_model(info, request.model)
         shot = None
         if isinstance(request, TrainStyle):
@@ -224,6 +228,27 @@ class Job:
             message += f" ({duration(elapsed)}{left})"
         self._post(state=state if state in STATES_ACTIVE else "running",
                    progress=float(event.get("progress") or 0.0), message=message)
+
+    def _fetch_controls(self, request: ShowControls) -> None:
+        """Upload the shot, then fetch each enabled control of every frame into `request.folder/<control>/`."""
+        client = self.client
+        shutil.rmtree(request.folder, ignore_errors=True)  # an earlier range's or size's images go
+        shot, files = package_files(request.shot.package)
+        self._post(state="uploading", progress=0.0, message="Uploading")
+        client.upload_missing(files, self._upload_progress, self._cancel.is_set)
+        controls = [control.name for control in request.paint.controls]
+        frames = range(request.frames[0], request.frames[1] + 1)
+        total = len(controls) * len(frames)
+        self._post(state="downloading", progress=0.0, message=f"Fetching {total} control images")
+        for done, (control, frame) in enumerate(((c, f) for c in controls for f in frames), start=1):
+            if self._cancel.is_set():
+                self._post(state="cancelled", message="Cancelled while fetching the control images")
+                return
+            client.download_control(shot, control, frame, (request.width, request.height),
+                                    frame_path(request.folder / control, frame))
+            self._post(progress=done / total, message=f"Fetching control images {done}/{total}")
+        self._post(state="done", progress=1.0, result={"controls": controls},
+                   message=f"Controls {', '.join(controls)}: {len(frames)} frames each")
 
     def _download(self, take_id: str, folder: Path) -> None:
         """Fetch a take's frames into `folder/####.png`, then report the job done."""

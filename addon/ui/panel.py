@@ -174,6 +174,9 @@ class UNDERPAINT_PT_main(SidebarPanel, bpy.types.Panel):
         row.enabled = not running
         row.operator("underpaint.preview_frame", icon="RESTRICT_RENDER_OFF")
         row.prop(settings, "preview_steps", text="Steps")
+        row = layout.row()
+        row.enabled = not running
+        row.operator("underpaint.show_controls", icon="MOD_OPACITY")
         _draw_job(layout, context, settings.job, "job")
 
 

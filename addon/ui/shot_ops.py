@@ -6,7 +6,7 @@ event, Esc stops it), then the job is followed; otherwise the export runs in one
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -15,7 +15,7 @@ import bpy
 
 from .. import client as api
 from .. import controls, job_timer, passes, scene_takes, server_status
-from ..jobs import Job, Refine, Rerender, Shot, Stylize
+from ..jobs import Job, Refine, Rerender, Shot, ShowControls, Stylize
 from ..jobs.requests import ShotRequest
 from ..model_sets import ModelSet
 from ..passes import refine_masks
@@ -35,6 +35,7 @@ class ShotPlan:
     request: ShotRequest
     client: api.Client
     label: str
+    finished: Callable[[str, Job], None] = scene_takes.apply_finished  # on the main thread, with the scene's name
 
     def export_steps(self) -> Generator[tuple[int, int], None, Path]:
         """The export, one frame per step (yields (done, total); returns the path of shot.json)."""
@@ -54,7 +55,7 @@ class ShotPlan:
             manager.progress_end()
 
     def job(self) -> tuple[Job, OnDone]:
-        return Job(self.request, self.client, self.label), partial(scene_takes.apply_finished, self.scene)
+        return Job(self.request, self.client, self.label), partial(self.finished, self.scene)
 
 
 class ShotJobOperator(JobOperator):
@@ -62,6 +63,10 @@ class ShotJobOperator(JobOperator):
 
     _export: ModalExport | None = None
     _plan: ShotPlan | None = None
+
+    def finished(self) -> Callable[[str, Job], None]:
+        """What the main thread does with the finished job: list and show its take."""
+        return scene_takes.apply_finished
 
     def job_model(self, context: bpy.types.Context) -> str | None:
         """The model set the job paints with (None: the server's default)."""
@@ -92,7 +97,7 @@ class ShotJobOperator(JobOperator):
         # they cost export time (Blender evaluates the neighbouring frames too), so QC can be turned off.
         options = passes.ExportOptions(shot_name=shot, color=request.paint.use_color,
                                        motion=scene.underpaint.temporal_qc)
-        return ShotPlan(scene.name, frames, options, request, client, f"{self.bl_label} '{shot}'")
+        return ShotPlan(scene.name, frames, options, request, client, f"{self.bl_label} '{shot}'", self.finished())
 
     def build(self, context: bpy.types.Context, wait: bool) -> tuple[Job, OnDone | None]:
         plan = self.plan(context, wait)
@@ -177,6 +182,27 @@ class UNDERPAINT_OT_preview_frame(ShotJobOperator, bpy.types.Operator):
         first, last = job_params.shot_range(scene)
         frames = job_params.preview_range(scene.frame_current, model_set.window if model_set else None, first, last)
         return Stylize(shot, paint, width, height, model), frames
+
+
+class UNDERPAINT_OT_show_controls(ShotJobOperator, bpy.types.Operator):
+    """Load the control images the model will see (each enabled control of the chosen model set) as image
+    sequences through the camera, before painting"""
+
+    bl_idname = "underpaint.show_controls"
+    bl_label = "Show Controls"
+
+    def finished(self) -> Callable[[str, Job], None]:
+        return scene_takes.show_controls
+
+    def job_request(self, context: bpy.types.Context, shot: Shot, model: str | None,
+                    model_set: ModelSet | None) -> tuple[ShotRequest, tuple[int, int]]:
+        scene = context.scene
+        width, height = job_params.generation_size(scene, model_set)
+        paint = job_params.paint(scene.underpaint, model_set)
+        if not paint.controls:
+            raise UserError("No control is enabled: tick at least one in Controls.")
+        frames = job_params.shot_range(scene)
+        return ShowControls(shot, paint, width, height, frames, model), frames
 
 
 class UNDERPAINT_OT_rerender_range(EditOperator, bpy.types.Operator):
@@ -285,5 +311,5 @@ class UNDERPAINT_OT_preview_mask(bpy.types.Operator):
         return {"FINISHED"}
 
 
-classes = (UNDERPAINT_OT_stylize_shot, UNDERPAINT_OT_preview_frame, UNDERPAINT_OT_rerender_range,
-           UNDERPAINT_OT_refine_region, UNDERPAINT_OT_preview_mask)
+classes = (UNDERPAINT_OT_stylize_shot, UNDERPAINT_OT_preview_frame, UNDERPAINT_OT_show_controls,
+           UNDERPAINT_OT_rerender_range, UNDERPAINT_OT_refine_region, UNDERPAINT_OT_preview_mask)

@@ -251,6 +251,37 @@ def test_preview_frame_paints_one_window_around_the_current_frame_with_fewer_ste
     assert background.image[modules["scene_takes"].TAKE_KEY] == preview.name  # shown through the camera
 
 
+def test_show_controls_loads_what_the_model_will_see_through_the_camera(
+    addon: str, scene: bpy.types.Scene, modules: dict[str, ModuleType], first_take: str
+) -> None:
+    results = modules["scene_takes"]
+    settings = scene.underpaint
+    takes_before = len(settings.takes)
+    assert run_op(scene, "show_controls") == {"FINISHED"}
+    assert len(settings.takes) == takes_before  # nothing painted, no take
+    enabled = [c.name for c in settings.controls if c.enabled and c.available]
+    folder = Path(bpy.context.preferences.addons[addon].preferences.output_dir) / "Shot" / "controls"
+    for control in enabled:
+        names = sorted(p.name for p in (folder / control).glob("*.png"))
+        assert names == [f"{f:04d}.png" for f in range(1, 7)], control
+    shown = [bg for bg in scene.camera.data.background_images
+             if bg.image is not None and results.CONTROL_KEY in bg.image]
+    assert [bg.image[results.CONTROL_KEY] for bg in shown] == [f"Shot:{c}" for c in enabled]
+    assert [bg.show_background_image for bg in shown] == [True] + [False] * (len(enabled) - 1)
+    user = shown[0].image_user
+    assert (user.frame_start, user.frame_duration, user.frame_offset) == (1, 6, 0)
+    image = bpy.data.images.load(str(folder / enabled[0] / "0003.png"), check_existing=False)
+    try:
+        assert tuple(image.size) == (settings.width, settings.height)  # the size a job paints at
+    finally:
+        bpy.data.images.remove(image)
+    # Showing them again replaces them, and the take is still behind them.
+    assert run_op(scene, "show_controls") == {"FINISHED"}
+    assert len([bg for bg in scene.camera.data.background_images
+                if bg.image is not None and results.CONTROL_KEY in bg.image]) == len(enabled)
+    assert len(our_backgrounds(scene, results)) == 1
+
+
 def test_preview_range_is_one_window_inside_the_shot(addon: str) -> None:
     preview_range = sys.modules[f"{addon}.ui.job_params"].preview_range
     assert preview_range(50, 16, 1, 100) == (42, 57)

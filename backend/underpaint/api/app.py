@@ -25,7 +25,7 @@ from underpaint.server.catalog import ModelCatalog
 from underpaint.server.retention import Retention
 from underpaint.server.services import open_services
 
-from . import health, jobs, styles, takes, uploads
+from . import health, jobs, shots, styles, takes, uploads
 from .auth import RequireToken
 from .deps import Server
 from .errors import ERROR_RESPONSES, install_error_handlers
@@ -91,7 +91,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         lifespan=lifespan,
     )
     install_error_handlers(app)
-    for router in (health.router, uploads.router, jobs.router(kinds), takes.router, styles.router):
+    for router in (health.router, uploads.router, jobs.router(kinds), takes.router, shots.router, styles.router):
         app.include_router(router, prefix=API_PREFIX, responses=ERROR_RESPONSES)
     app.add_middleware(BodyLimit, json_bytes=settings.max_json_bytes, upload_bytes=settings.max_upload_bytes)
     app.add_middleware(AllowedMethods)

@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from underpaint.blobs import BlobStore
 
 from .package import ShotPackage, assemble_package, validate_package
+
+T = TypeVar("T")
+# Values derived from whole shots kept at once (a shot-wide depth range reads every frame's depth).
+DERIVED_KEPT = 16
 
 
 class ShotPackages:
@@ -16,6 +23,7 @@ class ShotPackages:
     def __init__(self, blobs: BlobStore) -> None:
         self.blobs = blobs
         self._validated: set[str] = set()
+        self._derived: OrderedDict[tuple[str, str], Any] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, shot_sha256: str) -> ShotPackage:
@@ -27,3 +35,18 @@ class ShotPackages:
             with self._lock:
                 self._validated.add(shot_sha256)
         return package
+
+    def derived(self, package: ShotPackage, name: str, compute: Callable[[ShotPackage], T]) -> T:
+        """`compute(package)`, once per shot and name while it is among the last DERIVED_KEPT used: a
+        package cannot change under its hash, so neither can what is computed from all of it."""
+        key = (package.sha256 or "", name)
+        with self._lock:
+            if key in self._derived:
+                self._derived.move_to_end(key)
+                return self._derived[key]  # type: ignore[no-any-return]
+        value = compute(package)
+        with self._lock:
+            self._derived[key] = value
+            while len(self._derived) > DERIVED_KEPT:
+                self._derived.popitem(last=False)
+        return value
