@@ -38,8 +38,12 @@ test-backend: $(VENV)/.stamp
 
 ADDON_PYTEST = UNDERPAINT_BACKEND_PYTHON=$(abspath $(VENV))/bin/python $(BVENV)/bin/python -X faulthandler -m pytest -q tests/addon
 
+# bpy (Blender as a Python module) still segfaults now and then inside an operator with none of our
+# Python below it (one run in ~23 after the view-layer fix; it was one in ~10). A run killed by a signal
+# is run once more, loudly; a test failure is never retried.
 test-addon: $(VENV)/.stamp $(BVENV)/.stamp $(ADDON_ZIP)
-	$(ADDON_PYTEST)
+	$(ADDON_PYTEST) || { rc=$$?; [ $$rc -gt 128 ] || exit $$rc; \
+	  echo "*** bpy died by signal $$((rc - 128)); running the add-on suite once more"; $(ADDON_PYTEST); }
 
 # The minimum supported Blender: the extension must install, register and export there too.
 test-addon-min:

@@ -560,6 +560,16 @@ def test_pose_without_a_rig_is_refused_before_the_export(addon: str, scene: bpy.
         bpy.data.objects.remove(camera)
 
 
+def test_an_unknown_style_is_refused_before_the_export(scene: bpy.types.Scene) -> None:
+    settings = scene.underpaint
+    settings.style = "no-such-style"
+    try:
+        with pytest.raises(RuntimeError, match="no style named 'no-such-style'"):
+            run_op(scene, "stylize_shot")
+    finally:
+        settings.style = ""
+
+
 def test_missing_weights_name_the_pull_command(scene: bpy.types.Scene, server: BackendServer) -> None:
     missing = [m["name"] for m in server.get("/v1/health")["models"] if not m["available"]]
     assert missing, "expected model sets without weights on a test machine"

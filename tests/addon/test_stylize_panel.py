@@ -228,3 +228,31 @@ def test_a_takes_flicker_is_listed_and_worst_range_sets_the_preview_range(
         settings.active_take = len(settings.takes) - 1
         scene.use_preview_range, scene.frame_preview_start, scene.frame_preview_end = preview[:3]
         scene.frame_set(preview[3])
+
+
+@pytest.mark.parametrize("resolution", [(1440, 1080), (1920, 1080), (2048, 858)])  # 4:3, 16:9, 2.39:1
+@pytest.mark.parametrize("native", [(512, 512), (832, 480)])
+def test_auto_size_keeps_the_cameras_aspect(
+    addon: str, context: SimpleNamespace, resolution: tuple[int, int], native: tuple[int, int]
+) -> None:
+    """AUTO paints at the camera's aspect (so the crop loses nothing and the background lines up), at about
+    the model set's native pixel count, in its size steps; CUSTOM paints what was typed."""
+    job_params = sys.modules[f"{addon}.ui.job_params"]
+    model_set = sys.modules[f"{addon}.model_sets"].ModelSet("set", native_size=native, size_multiple=8)
+    scene = context.scene
+    settings = scene.underpaint
+    saved = (scene.render.resolution_x, scene.render.resolution_y, settings.size_mode, settings.width,
+             settings.height)
+    try:
+        scene.render.resolution_x, scene.render.resolution_y = resolution
+        settings.size_mode = "AUTO"
+        width, height = job_params.generation_size(scene, model_set)
+        assert width % 8 == 0 and height % 8 == 0
+        aspect = resolution[0] / resolution[1]
+        assert abs(width / height - aspect) <= aspect * 8 / min(width, height)  # within one size step
+        assert 0.8 <= width * height / (native[0] * native[1]) <= 1.2
+        settings.size_mode, settings.width, settings.height = "CUSTOM", 320, 176
+        assert job_params.generation_size(scene, model_set) == (320, 176)
+    finally:
+        (scene.render.resolution_x, scene.render.resolution_y, settings.size_mode, settings.width,
+         settings.height) = saved
