@@ -26,7 +26,7 @@ import bpy
 
 from . import compat, preferences
 from .files import folder_name, frame_path
-from .jobs import Job
+from .jobs import Job, ShowControls
 
 # Custom properties that tag the images and strips this add-on owns, with the shot they show.
 SHOT_KEY = "underpaint_shot"
@@ -221,7 +221,7 @@ def show_controls(scene_name: str, job: Job) -> None:
     one shown and the others ready to switch on (Camera > Background Images); this shot's earlier ones replaced."""
     scene = bpy.data.scenes.get(scene_name)
     request = job.request
-    if scene is None or scene.camera is None or job.state != "done" or not hasattr(request, "folder"):
+    if scene is None or scene.camera is None or job.state != "done" or not isinstance(request, ShowControls):
         return
     camera = scene.camera.data
     shot = shot_name(scene)

@@ -164,9 +164,9 @@ class Job:
         if isinstance(request, TrainStyle):
             files, names = self._hash_images(request)
             params = request.params(model, names)
-        elif isinstance(request, Refine) and request.masks:
+        elif isinstance(request, Refine):
             shot, files = package_files(request.shot.package)
-            masks = {frame: sha256_file(path) for frame, path in request.masks}
+            masks = {frame: sha256_file(path) for frame, path in request.masks}  # drawn in Blender, if any
             files.update({masks[frame]: path for frame, path in request.masks})
             params = request.params(model, masks)
         else:

@@ -19,7 +19,6 @@ from underpaint import __version__
 from underpaint.engines.pool import EngineLoader, detect_devices
 from underpaint.engines.registry import load_engine
 from underpaint.jobs.kinds import discover
-from underpaint.jobs.log import JobLog
 from underpaint.jobs.queue import JobQueue
 from underpaint.server.catalog import ModelCatalog
 from underpaint.server.retention import Retention
@@ -68,7 +67,6 @@ def create_app(settings: ServerSettings) -> FastAPI:
         hub = EventHub()
         hub.bind(asyncio.get_running_loop())
         queue.subscribe(hub.notify)
-        queue.subscribe(JobLog(services.jobs))
         app.state.server = Server(services, queue, hub, catalog, settings.token)
         threading.Thread(target=catalog.warm_up, name="model-catalog", daemon=True).start()
         queue.start()

@@ -1,36 +1,22 @@
 """One log line per job event, for the console of `underpaint serve` and a studio's log collector.
 
-A queue listener (`JobQueue.subscribe`) hears every change of a job, progress included; this
-writes a line only when the job's state changes: queued, started, done (take and seconds), failed
-(error code and message), cancelled. Progress itself is not logged: it streams on the job's events.
+The queue calls `log_event` where a job changes state (submitted, claimed, finished, cancelled
+while queued), with the job as that change left it: queued, started, done (take and seconds),
+failed (error code and message), cancelled. Progress is not logged: it streams on the job's events.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 
 from underpaint.database import parse_iso
-from underpaint.jobs.store import Job, JobStore
+from underpaint.jobs.store import Job
 
 log = logging.getLogger("underpaint.jobs")
 
 
-class JobLog:
-    def __init__(self, jobs: JobStore) -> None:
-        self._jobs = jobs
-        self._seen: dict[str, str] = {}  # job id -> the state last logged
-        self._lock = threading.Lock()  # listeners run on the worker threads and the request threads
-
-    def __call__(self, job_id: str) -> None:
-        job = self._jobs.get(job_id)
-        with self._lock:
-            if self._seen.get(job_id) == job.state:
-                return
-            self._seen[job_id] = job.state
-            if job.terminal:
-                del self._seen[job_id]  # a job ends once: nothing more to compare with
-        log.info("%s", describe(job))
+def log_event(job: Job) -> None:
+    log.info("%s", describe(job))
 
 
 def describe(job: Job) -> str:

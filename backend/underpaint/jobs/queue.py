@@ -27,6 +27,7 @@ from underpaint.blobs import check_sha256
 from underpaint.engines.base import Cancelled, EngineError
 from underpaint.engines.pool import EngineCache, EngineLoader
 from underpaint.errors import InputError, disk_full, is_disk_full
+from underpaint.jobs.log import log_event
 from underpaint.paint.context import Progress
 from underpaint.shot.package import describe_errors
 
@@ -153,6 +154,7 @@ class JobQueue:
             if kind.check is not None:
                 kind.check(parsed, package, self.services)
             job = self.services.jobs.submit(kind_name, shot, parsed.model_dump(mode="json"))
+        log_event(job)
         with self._cond:
             self._generation += 1
             self._cond.notify_all()
@@ -170,6 +172,8 @@ class JobQueue:
 
     def cancel(self, job_id: str) -> Job:
         job = self.services.jobs.request_cancel(job_id)
+        if job.state == "cancelled":  # it was still queued: it ends here (a running one ends in its worker)
+            log_event(job)
         event = self._cancel.get(job_id)
         if event is not None:
             event.set()
@@ -212,7 +216,7 @@ class JobQueue:
         if ending is None:
             return
         self._seal_take(ending)
-        self.services.jobs.finish(ending.job, ending.state, ending.message, ending.error)
+        log_event(self.services.jobs.finish(ending.job, ending.state, ending.message, ending.error))
         del self._unrecorded[device]
         self._announce(ending.job)
 
@@ -233,6 +237,7 @@ class JobQueue:
                     while self._generation == seen and not self._stopping.is_set():
                         self._cond.wait(timeout=5.0)
                 continue
+            log_event(job)
             self._announce(job.id)
             state.become("busy", job.id)
             self._run(job, device, engines)
@@ -266,7 +271,7 @@ class JobQueue:
             ending = self._attempt(job, ctx)
             try:
                 self._seal_take(ending)
-                jobs.finish(ending.job, ending.state, ending.message, ending.error)
+                log_event(jobs.finish(ending.job, ending.state, ending.message, ending.error))
             except Exception as exc:
                 self._unrecorded[device] = self._first_cause(job.id, exc) if ending.state == "done" else ending
                 raise WorkerFault(f"could not record the end of job {job.id} ({exc})") from exc
