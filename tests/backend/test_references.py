@@ -1,4 +1,5 @@
-"""Reference images (the look to carry, besides a LoRA) through the real server and the tiny Wan VACE set."""
+"""What the tiny Wan VACE set offers beyond the other engines, through the real server: reference images (the
+look to carry, besides a LoRA) and the opt-in step cache."""
 
 from __future__ import annotations
 
@@ -67,3 +68,14 @@ def test_an_engine_without_reference_images_says_so(client: ServerClient, shot: 
     with pytest.raises(ServerError) as refused:
         client.submit("stylize", shot, paint_params(model="tiny", references=[reference]))
     assert refused.value.code == "unsupported_references" and "takes no reference images" in refused.value.message
+
+
+def test_the_step_cache_is_offered_by_health_and_recorded_with_the_take(client: ServerClient, shot: str) -> None:
+    models = {m["name"]: m for m in client.health()["models"]}
+    assert models["tiny-vace"]["capabilities"]["cache"] and not models["tiny"]["capabilities"]["cache"]
+    params = paint_params(model="tiny-vace", steps=6)
+    cached = run_job(client, "stylize", shot, {**params, "cache": True})
+    assert cached["params"]["cache"] is True and cached["frames"] == list(range(1, FRAMES + 1))
+    with pytest.raises(ServerError) as refused:
+        client.submit("stylize", shot, paint_params(model="tiny", cache=True))
+    assert refused.value.code == "unsupported_cache" and "no step cache" in refused.value.message

@@ -38,6 +38,7 @@ class CapabilitiesOut(BaseModel):
     references: bool = Field(description="reference images of the wanted look")
     styles: bool = Field(description="styles (LoRAs)")
     video2video: bool = Field(description="start from the rough colour render (use_color)")
+    cache: bool = Field(description="the opt-in step cache (job param `cache`): faster, slightly different")
 
 
 class ModelOut(BaseModel):

@@ -57,6 +57,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--steps", type=int, default=20, help="denoising steps (default: 20)")
     parser.add_argument("--guidance", type=float, default=7.5, help="classifier-free guidance (default: 7.5)")
     parser.add_argument(
+        "--cache", action="store_true",
+        help="reuse predicted transformer work between steps: faster, slightly different (wan-vace sets)",
+    )
+    parser.add_argument(
         "--frames", metavar="A-B", type=frame_range, default=None, help="Blender frames A to B"
     )
     parser.add_argument(
@@ -179,6 +183,7 @@ def job_params(args: argparse.Namespace, references: list[str] | None = None) ->
         "strength": DEFAULT_STRENGTH if args.strength is None else args.strength,
         "styles": args.style,
         "references": references or [],
+        "cache": args.cache,
     }
     optional = {"model": args.model, "width": args.width, "height": args.height, "frames": args.frames,
                 "fit": args.fit}

@@ -102,6 +102,8 @@ class PaintRequest:
     # Images of the wanted look (a style's concept art), uint8 RGB (h, w, 3) of any size; engines
     # that take reference images (wan-vace) condition on them, others ignore them.
     reference_images: list[np.ndarray] = field(default_factory=list)
+    # Reuse predicted transformer work between steps (`Capabilities.cache`): faster, slightly different.
+    cache: bool = False
 
     def prompt_at(self, index: int) -> str:
         """The prompt in force at frame `index` of the request."""
@@ -151,7 +153,8 @@ class Capabilities:
     accepted; the engine pads the rest). `frame_multiple` / `frame_remainder`: the frame counts a
     window takes natively (k * multiple + remainder; the engine pads and trims, never drops a
     frame). `window`: frames painted together; `context`: frames each window repeats from the
-    previous one, the default context an edit keeps on each side.
+    previous one, the default context an edit keeps on each side. `cache`: the set offers a
+    step cache (`PaintRequest.cache`), a speed/quality trade the artist opts into.
     """
 
     controls: tuple[str, ...]
@@ -166,11 +169,12 @@ class Capabilities:
     references: bool = False
     styles: bool = True
     video2video: bool = True
+    cache: bool = False
 
     def to_json(self) -> dict[str, Any]:
         """The fields `/v1/health` lists per model set (the controls with their label and weight)."""
         data = asdict(self)
-        flags = ("masks", "references", "styles", "video2video")
+        flags = ("masks", "references", "styles", "video2video", "cache")
         return {
             "controls": [
                 {"name": c, "label": CONTROLS[c].label, "default_weight": CONTROLS[c].default_weight}

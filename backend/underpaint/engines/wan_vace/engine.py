@@ -39,6 +39,7 @@ from ..progress import StepCounter
 from ..registry import ModelSet
 from ..schedule import control_active, request_steps
 from ..seeds import frame_generator, frame_noise
+from .cache import step_cache
 from .config import VACE_CONTROLS, parse_options
 from .factory import options_capabilities
 from .loading import load_pipeline, source
@@ -189,6 +190,7 @@ class WanVaceEngine:
         noise = self._noise(request, window, (model_height, model_width))
         with (
             out_of_memory_as_error(self.device, what),
+            step_cache(self.pipe.transformer, request.cache),
             self._start(request, window, (model_height, model_width), noise) as latents,
         ):
             output = self.pipe(

@@ -17,7 +17,8 @@ TEMPORAL = 4
 
 
 def options_capabilities(options: VaceOptions) -> Capabilities:
-    """One control video, masks, reference images, styles, video-to-video; windows of 4k+1 frames."""
+    """One control video, masks, reference images, styles, video-to-video, the step cache; windows of
+    4k+1 frames."""
     return Capabilities(
         controls=tuple(c for c in CONTROLS if c in options.controls),
         native_size=options.native_size,
@@ -27,6 +28,7 @@ def options_capabilities(options: VaceOptions) -> Capabilities:
         frame_multiple=TEMPORAL,
         frame_remainder=1,
         references=True,
+        cache=True,
     )
 
 
