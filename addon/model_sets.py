@@ -71,9 +71,10 @@ class ModelSet:
             window=window if isinstance(window, int) and not isinstance(window, bool) and window > 0 else None,
         )
 
-    def can(self, capability: str) -> bool:
-        """Whether the set can do this (masks, references, styles, video2video); unknown counts as yes."""
-        return self.capabilities.get(capability, True)
+    def can(self, capability: str, default: bool = True) -> bool:
+        """Whether the set can do this (masks, references, styles, video2video, cache); unknown counts as
+        `default`: yes for what every set did before health listed it, no for an opt-in (cache)."""
+        return self.capabilities.get(capability, default)
 
     def auto_size(self, aspect: float) -> tuple[int, int] | None:
         """The size for a camera of this aspect (width / height): the native size's pixel count at that aspect,
@@ -92,9 +93,10 @@ def _weight(value: Any) -> float:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 1.0
 
 
-def can(model_set: ModelSet | None, capability: str) -> bool:
-    """Whether the chosen set can do this; a set the server has not described (yet) is not held back."""
-    return model_set is None or model_set.can(capability)
+def can(model_set: ModelSet | None, capability: str, default: bool = True) -> bool:
+    """Whether the chosen set can do this; a set the server has not described (yet) counts as `default`
+    (not held back, unless the capability is an opt-in the server must offer)."""
+    return default if model_set is None else model_set.can(capability, default)
 
 
 def find(models: list[dict[str, Any]], name: str) -> ModelSet | None:

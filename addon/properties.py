@@ -126,6 +126,12 @@ class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
         description="How far video-to-video may move away from the colour render",
         default=0.6, min=0.0, max=1.0,
     )
+    cache: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Step Cache",
+        description="Reuse predicted model work between denoising steps: faster, slightly different (model "
+        "sets that offer it, such as Wan VACE)",
+        default=False,
+    )
     controls: bpy.props.CollectionProperty(type=UNDERPAINT_PG_control)  # type: ignore[valid-type]
     controls_migrated: bpy.props.BoolProperty(default=False, options={"HIDDEN"})  # type: ignore[valid-type]
     # Before the controls came from the server; read once by `controls.sync` (old .blend files).

@@ -45,6 +45,7 @@ class Paint:
     use_color: bool = False
     strength: float = 0.6
     styles: tuple[Style, ...] = ()
+    cache: bool = False
 
     def params(self) -> dict[str, Any]:
         return {
@@ -57,6 +58,7 @@ class Paint:
             "use_color": self.use_color,
             "strength": round(self.strength, 4),
             "styles": [style.params() for style in self.styles],
+            "cache": self.cache,
         }
 
 

@@ -50,6 +50,7 @@ def paint(settings: Any, model_set: ModelSet | None) -> Paint:
         use_color=settings.use_color and can(model_set, "video2video"),
         strength=settings.strength,
         styles=(Style(settings.style, settings.style_strength),) if settings.style and can(model_set, "styles") else (),
+        cache=settings.cache and can(model_set, "cache", default=False),
     )
 
 

@@ -162,6 +162,8 @@ class UNDERPAINT_PT_main(SidebarPanel, bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(settings, "steps")
         row.prop(settings, "guidance")
+        if can(model_set, "cache", default=False):
+            layout.prop(settings, "cache")
         _draw_range(layout, context)
         layout.prop(settings, "temporal_qc")
 

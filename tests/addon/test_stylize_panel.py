@@ -184,8 +184,18 @@ def test_a_model_set_with_an_extra_control_shows_it_and_sends_its_weight(
         params = job_params.paint(settings, status.model_set(settings.model)).params()
         assert params["controls"]["edges"] == {"weight": 0.45, "start": 0.0, "end": 1.0}
         assert "normal" not in params["controls"] and params["styles"] == []
+        # The step cache is an opt-in the set must offer: not drawn nor sent for this one, even when ticked.
+        settings.cache = True
+        assert ("prop", "cache") not in drawn
+        assert job_params.paint(settings, status.model_set(settings.model)).params()["cache"] is False
+        painter["capabilities"]["cache"] = True  # the server now says the set offers it (as wan-vace does)
+        status._results.put({"state": "connected", "message": "Connected: Underpaint 0.1.0 on cpu",
+                             "models": [painter], "default_model": "painter"})
+        sys.modules[f"{addon}.job_timer"].tick()
+        assert ("prop", "cache") in draw(bpy.types.UNDERPAINT_PT_main, context)
+        assert job_params.paint(settings, status.model_set(settings.model)).params()["cache"] is True
     finally:
-        settings.prompt, settings.model, settings.style = "", chosen, ""
+        settings.prompt, settings.model, settings.style, settings.cache = "", chosen, "", False
         settings.controls.remove(settings.controls.find("edges"))
         for item in settings.controls:
             item.available = True
