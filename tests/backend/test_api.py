@@ -56,7 +56,7 @@ def test_health_describes_the_server(client: ServerClient) -> None:
                      {"name": "edges", "label": "Edges", "default_weight": 0.8}],
         "native_size": [64, 64], "size_multiple": 8, "frame_multiple": 1, "frame_remainder": 0,
         "window": 4, "context": 4,
-        "capabilities": {"masks": True, "references": True, "styles": True, "video2video": True},
+        "capabilities": {"masks": True, "references": True, "styles": True, "video2video": True, "cache": False},
     }
     assert "toy_engine:FACTORY" in health["engines"]
     # Every built-in set says what it can do, whether or not its weights are here.

@@ -167,7 +167,13 @@ def test_capabilities_describe_the_loaded_engine(setup: tuple[Engine, Capabiliti
     assert capabilities.size_multiple % 8 == 0
     data = capabilities.to_json()
     assert [c["name"] for c in data["controls"]] == list(capabilities.controls)
-    assert set(data["capabilities"]) == {"masks", "references", "styles", "video2video"}
+    assert set(data["capabilities"]) == {"masks", "references", "styles", "video2video", "cache"}
+    cached = make_request(num_frames=2, controls={capabilities.controls[0]: blob(2)}, cache=True)
+    if capabilities.cache:
+        assert paint(engine, cached).shape == (2, SIZE, SIZE, 3)
+    else:
+        with pytest.raises(EngineError, match="no step cache"):
+            paint(engine, cached)
 
 
 def test_a_table_with_a_wrong_key_or_type_names_the_set_and_the_key(tmp_path: Path) -> None:
