@@ -89,12 +89,12 @@ class ShotJobOperator(JobOperator):
         controls.sync(scene.underpaint, status.model_set(scene.underpaint.model))
         request, frames = self.job_request(context, Shot(folder / "package", folder), model,
                                            status.model_set(model or ""))
-        known_styles = status.styles if status.state == "connected" and status.client == client else None
-        unknown = [s.name for s in request.paint.styles if known_styles is not None and s.name not in known_styles]
-        if unknown:
-            trained = ", ".join(known_styles or []) or "none yet"
-            raise UserError(f"The server has no style named {unknown[0]!r} (trained: {trained}): train it in "
-                            "Style Training, or clear the Style field.")
+        if status.state == "connected" and status.client == client:  # what this server has trained
+            unknown = [s.name for s in request.paint.styles if s.name not in status.styles]
+            if unknown:
+                trained = ", ".join(status.styles) or "none yet"
+                raise UserError(f"The server has no style named {unknown[0]!r} (trained: {trained}): train it "
+                                "in Style Training, or clear the Style field.")
         if any(control.name == "pose" for control in request.paint.controls) and not passes.shot_rigs(scene):
             raise UserError("Pose is ticked, but the shot has no rig for the pose pass to read: untick Pose in "
                             "Controls, or add a humanoid armature to the shot (visible and rendered).")

@@ -25,7 +25,6 @@ from underpaint.engines.base import (
     StyleRef,
     available,
 )
-from underpaint.engines.checks import check_request
 from underpaint.engines.registry import ModelSet, engine_factory, get_model_set, load_engine
 from underpaint.engines.wan_vace.cache import computed_steps
 from underpaint.engines.wan_vace.engine import WanVaceEngine
@@ -275,9 +274,3 @@ def test_the_step_cache_skips_attention_as_it_claims_and_stays_close(engine: Wan
     assert difference.mean() < 0.1 and difference.max() < 16
     assert np.array_equal(again, plain) and calls[0] == 2 * steps  # the cache is gone after the job
 
-
-def test_the_step_cache_is_refused_where_the_set_has_none(data_dir: Path) -> None:
-    capabilities = engine_factory("animatediff").capabilities(get_model_set("tiny", data_dir), data_dir)
-    assert not capabilities.cache
-    with pytest.raises(EngineError, match="no step cache"):
-        check_request(request(cache=True), capabilities, "animatediff")

@@ -6,8 +6,8 @@ those steps skip the attention work. First Block Cache and MagCache, which
 diffusers also offers for Wan, are not used: they skip the transformer blocks
 after the first and add back a cached residual, but VACE adds its control hints
 between the blocks in the transformer's own loop, so on a skipped step the hints
-are added twice (measured on the tiny set: the same input twice gives outputs
-0.78 apart under First Block Cache, where an exact cache gives 0).
+are added twice (measured on the tiny VACE transformer: the same input again gives
+an output 0.78 away under either of them, where an exact cache gives 0).
 
 The cache is enabled around each window's pipeline call and removed after it, so
 no state (step counts, Taylor factors) leaks from one window or job to the next.
@@ -29,14 +29,10 @@ INTERVAL = 5
 ATTENTION = [r"(vace_)?blocks\.\d+\.attn[12]"]
 
 
-def computes_at(step: int) -> bool:
-    """Whether a cached window computes its attention at `step` (0-based), as TaylorSeer decides."""
-    return step < WARMUP_STEPS or (step - WARMUP_STEPS - 1) % INTERVAL == 0
-
-
 def computed_steps(steps: int) -> int:
-    """Steps of `steps` on which a cached window runs its attention (per guidance branch)."""
-    return sum(computes_at(step) for step in range(steps))
+    """Steps of `steps` on which a cached window runs its attention (per guidance branch), by TaylorSeer's
+    rule: every step before the warm-up ends, then the first of every `INTERVAL` after it."""
+    return sum(s < WARMUP_STEPS or (s - WARMUP_STEPS - 1) % INTERVAL == 0 for s in range(steps))
 
 
 @contextmanager
