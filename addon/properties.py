@@ -19,6 +19,9 @@ class UNDERPAINT_PG_take(bpy.types.PropertyGroup):
     model: bpy.props.StringProperty(name="Model")  # type: ignore[valid-type]
     style: bpy.props.StringProperty(name="Style")  # type: ignore[valid-type]
     kind: bpy.props.StringProperty(name="Kind")  # type: ignore[valid-type]
+    quality: bpy.props.StringProperty(  # type: ignore[valid-type]
+        name="Quality", default="final", description="draft (the model set's draft models) or final"
+    )
     parent: bpy.props.StringProperty(name="Parent Take")  # type: ignore[valid-type]
     created: bpy.props.StringProperty(name="Created")  # type: ignore[valid-type]
     directory: bpy.props.StringProperty(name="Frames Folder", subtype="DIR_PATH")  # type: ignore[valid-type]
@@ -125,6 +128,12 @@ class UNDERPAINT_PG_settings(bpy.types.PropertyGroup):
         name="Strength",
         description="How far video-to-video may move away from the colour render",
         default=0.6, min=0.0, max=1.0,
+    )
+    draft: bpy.props.BoolProperty(  # type: ignore[valid-type]
+        name="Draft",
+        description="Paint with the model set's step-distilled draft models: a few steps without guidance, "
+        "seconds on a GPU. Steps and Guidance stay for the final: turn Draft off and Re-render Range",
+        default=False,
     )
     cache: bpy.props.BoolProperty(  # type: ignore[valid-type]
         name="Step Cache",

@@ -85,6 +85,7 @@ def add_take(scene: bpy.types.Scene, take: dict[str, Any], folder: Path) -> int:
     entry.name = str(take["id"])
     entry.shot = str(take.get("shot") or shot_name(scene))
     entry.kind = str(take.get("kind") or "stylize")
+    entry.quality = "draft" if params.get("quality") == "draft" else "final"
     entry.parent = str(take.get("parent") or "")
     entry.prompt = str(params.get("prompt", ""))
     entry.negative_prompt = str(params.get("negative_prompt", ""))

@@ -46,6 +46,7 @@ class Paint:
     strength: float = 0.6
     styles: tuple[Style, ...] = ()
     cache: bool = False
+    quality: str = "final"  # "draft": the set's draft models (where health lists them)
 
     def params(self) -> dict[str, Any]:
         return {
@@ -59,6 +60,7 @@ class Paint:
             "strength": round(self.strength, 4),
             "styles": [style.params() for style in self.styles],
             "cache": self.cache,
+            "quality": self.quality,
         }
 
 

@@ -51,6 +51,7 @@ def paint(settings: Any, model_set: ModelSet | None) -> Paint:
         strength=settings.strength,
         styles=(Style(settings.style, settings.style_strength),) if settings.style and can(model_set, "styles") else (),
         cache=settings.cache and can(model_set, "cache", default=False),
+        quality="draft" if settings.draft and can(model_set, "draft", default=False) else "final",
     )
 
 

@@ -105,7 +105,7 @@ def _draw_size(layout: bpy.types.UILayout, scene: bpy.types.Scene, model_set: Mo
 
 
 class UNDERPAINT_UL_takes(bpy.types.UIList):
-    """One row per take: prompt, seed, model, style, time and parent."""
+    """One row per take: prompt, draft or not, seed, flicker and time."""
 
     def draw_item(self, _context: bpy.types.Context, layout: bpy.types.UILayout, _data: object,
                   item: bpy.types.PropertyGroup, _icon: int, _active_data: object, _active_prop: str,
@@ -113,6 +113,8 @@ class UNDERPAINT_UL_takes(bpy.types.UIList):
         row = layout.row(align=True)
         kind_icon = {"rerender": "FILE_REFRESH", "refine": "BRUSH_DATA"}.get(item.kind, "IMAGE_DATA")
         row.label(text=item.prompt or item.name, icon=kind_icon)
+        if item.quality == "draft":
+            row.label(text="draft")
         row.label(text=f"seed {item.seed}")
         if item.flicker >= 0:
             row.label(text=f"flicker {item.flicker:.1f}")
@@ -159,7 +161,11 @@ class UNDERPAINT_PT_main(SidebarPanel, bpy.types.Panel):
 
         _draw_controls(layout, settings)
         _draw_size(layout, context.scene, model_set)
+        drafting = settings.draft and can(model_set, "draft", default=False)
+        if can(model_set, "draft", default=False):
+            layout.prop(settings, "draft")
         row = layout.row(align=True)
+        row.active = not drafting  # a draft runs its set's own schedule; these stay for the final
         row.prop(settings, "steps")
         row.prop(settings, "guidance")
         if can(model_set, "cache", default=False):
@@ -195,7 +201,8 @@ class UNDERPAINT_PT_takes(SidebarSubPanel, bpy.types.Panel):
             return
         take = settings.takes[settings.active_take]
         col = layout.column(align=True)
-        col.label(text=f"Take {take.name} ({take.kind}), frames {take.frame_start}-{take.frame_end}")
+        kind = f"{take.kind}, draft" if take.quality == "draft" else take.kind
+        col.label(text=f"Take {take.name} ({kind}), frames {take.frame_start}-{take.frame_end}")
         col.label(text=f"Model {take.model or '-'}, style {take.style or '-'}, seed {take.seed}")
         if take.parent:
             col.label(text=f"Parent take {take.parent}", icon="LINKED")

@@ -19,7 +19,7 @@ from toy_engine import TOY_ENGINE_DIR, register_toy_engine
 
 from underpaint.api.app import ServerSettings, create_app
 from underpaint.cli import doctor
-from underpaint.client import ServerClient
+from underpaint.client import ServerClient, ServerError
 from underpaint.jobs.kinds import discover
 
 STEPS = 5
@@ -56,7 +56,9 @@ def test_health_describes_the_server(client: ServerClient) -> None:
                      {"name": "edges", "label": "Edges", "default_weight": 0.8}],
         "native_size": [64, 64], "size_multiple": 8, "frame_multiple": 1, "frame_remainder": 0,
         "window": 4, "context": 4,
-        "capabilities": {"masks": True, "references": True, "styles": True, "video2video": True, "cache": False},
+        "capabilities": {"masks": True, "references": True, "styles": True, "video2video": True, "cache": False,
+                         "draft": False},
+        "draft": None,
     }
     assert "toy_engine:FACTORY" in health["engines"]
     # Every built-in set says what it can do, whether or not its weights are here.
@@ -64,6 +66,7 @@ def test_health_describes_the_server(client: ServerClient) -> None:
     assert sd15["available"] is False and "models pull sd15" in sd15["detail"]
     assert [c["name"] for c in sd15["controls"]] == ["depth", "normal", "pose", "edges"]
     assert sd15["native_size"] == [512, 512] and sd15["capabilities"]["references"] is False
+    assert sd15["draft"] == {"steps": 4, "guidance": 1.0} and sd15["capabilities"]["draft"] is True
     vace = next(m for m in health["models"] if m["name"] == "wan-vace-1.3b")
     assert [c["name"] for c in vace["controls"]] == ["depth", "pose", "edges"]
     assert (vace["frame_multiple"], vace["frame_remainder"], vace["size_multiple"]) == (4, 1, 16)
@@ -269,3 +272,12 @@ def test_a_take_of_a_shot_with_motion_serves_its_flicker_plot(
     assert "temporal" not in still["metrics"]
     missing = httpx.get(f"{server.url}/v1/takes/{still['id']}/temporal.png")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "no_temporal"
+
+
+def test_a_draft_on_a_set_without_draft_models_is_refused_at_submit(client: ServerClient, shot: str) -> None:
+    with pytest.raises(ServerError) as refused:
+        client.submit("stylize", shot, {"prompt": "ink", "model": "toy", "quality": "draft"})
+    assert refused.value.code == "unsupported_draft" and "has no draft models" in refused.value.message
+    with pytest.raises(ServerError) as invalid:
+        client.submit("stylize", shot, {"prompt": "ink", "model": "toy", "quality": "rough"})
+    assert invalid.value.status == 422 and "quality" in invalid.value.message

@@ -45,6 +45,16 @@ def test_stylize_in_process_writes_numbered_frames_and_a_take(
         np.testing.assert_array_equal(image, frames[name])
 
 
+def test_stylize_draft_paints_with_the_draft_and_records_it(shot: Path, tmp_path: Path) -> None:
+    data, out = tmp_path / "data", tmp_path / "out"
+    args = ["stylize", str(shot), "--prompt", "a painted fox", *PAINT, "--frames", "1-2", "--draft"]
+    assert main([*args, "--out", str(out), "--data-dir", str(data)]) == 0
+    assert list(frames_in(out)) == ["0001.png", "0002.png"]
+    (take,) = TakeStore.open(data).list()
+    assert take.params["quality"] == "draft" and take.params["steps"] == 2
+    assert take.params["schedule"] == {"quality": "draft", "steps": 4, "guidance": 1.0}
+
+
 def test_stylize_follows_the_edges_control(shot: Path, tmp_path: Path) -> None:
     paintings = {}
     for controls in ("edges", "depth"):

@@ -8,12 +8,15 @@ to `ENGINES`; the rules it must keep are these tests.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import DataDirFactory
 
+from underpaint.engines.animatediff.engine import AnimateDiffEngine
 from underpaint.engines.base import (
     Cancelled,
     Capabilities,
@@ -23,8 +26,10 @@ from underpaint.engines.base import (
     PaintRequest,
     PromptSpan,
 )
+from underpaint.engines.checks import check_request
 from underpaint.engines.registry import BUILTIN_ENGINES, engine_factory, get_model_set, load_engine
 from underpaint.engines.schedule import steps_run
+from underpaint.engines.wan_vace.engine import WanVaceEngine
 
 # The tiny set of every built-in engine.
 ENGINES = {"animatediff": "tiny", "wan-vace": "tiny-vace"}
@@ -167,13 +172,59 @@ def test_capabilities_describe_the_loaded_engine(setup: tuple[Engine, Capabiliti
     assert capabilities.size_multiple % 8 == 0
     data = capabilities.to_json()
     assert [c["name"] for c in data["controls"]] == list(capabilities.controls)
-    assert set(data["capabilities"]) == {"masks", "references", "styles", "video2video", "cache"}
+    assert set(data["capabilities"]) == {"masks", "references", "styles", "video2video", "cache", "draft"}
     cached = make_request(num_frames=2, controls={capabilities.controls[0]: blob(2)}, cache=True)
     if capabilities.cache:
         assert paint(engine, cached).shape == (2, SIZE, SIZE, 3)
     else:
         with pytest.raises(EngineError, match="no step cache"):
             paint(engine, cached)
+
+
+def denoiser(engine: Engine) -> torch.nn.Module:
+    """The module every denoising step calls once per window and guidance branch."""
+    if isinstance(engine, AnimateDiffEngine):
+        assert engine.components.draft is not None
+        return engine.components.draft.unet
+    assert isinstance(engine, WanVaceEngine)
+    return engine.pipe.transformer
+
+
+def test_a_draft_runs_its_stated_steps_without_guidance_on_the_draft_models(
+    setup: tuple[Engine, Capabilities],
+) -> None:
+    engine, capabilities = setup
+    draft = capabilities.draft
+    assert draft is not None and draft.guidance <= 1, "every tiny set carries a draft, as the real ones do"
+    assert capabilities.to_json()["draft"] == {"steps": draft.steps, "guidance": draft.guidance}
+    request = make_request(steps=draft.steps, guidance=draft.guidance, draft=True)
+    batches: list[int] = []
+
+    def count(module: torch.nn.Module, args: tuple, kwargs: dict) -> None:
+        latents = args[0] if args else kwargs.get("sample", kwargs.get("hidden_states"))
+        batches.append(latents.shape[0])
+
+    handle = denoiser(engine).register_forward_pre_hook(count, with_kwargs=True)
+    counted: list[tuple[int, int]] = []
+    try:
+        painted = paint(engine, request, lambda done, total: counted.append((done, total)))
+    finally:
+        handle.remove()
+    assert painted.shape == (FRAMES, SIZE, SIZE, 3) and painted.dtype == np.uint8
+    windows = counted[-1][1] // draft.steps
+    assert counted == [(i, draft.steps * windows) for i in range(1, draft.steps * windows + 1)]
+    # One call per step and window, one batch row: no unconditional branch, the draft's models in use.
+    assert batches == [1] * (draft.steps * windows)
+    assert np.array_equal(paint(engine, request), painted), "a draft is deterministic by seed"
+    final_models = make_request(steps=draft.steps, guidance=draft.guidance)
+    assert not np.array_equal(paint(engine, final_models), painted), "the draft paints with other models"
+
+
+def test_a_draft_is_refused_where_the_set_has_none(setup: tuple[Engine, Capabilities]) -> None:
+    _, capabilities = setup
+    request = make_request(draft=True)
+    with pytest.raises(EngineError, match="has no draft models"):
+        check_request(request, replace(capabilities, draft=None), "some-engine")
 
 
 def test_a_table_with_a_wrong_key_or_type_names_the_set_and_the_key(tmp_path: Path) -> None:

@@ -38,6 +38,30 @@ def digest(files: dict[int, bytes]) -> dict[int, str]:
     return {frame: hashlib.sha256(data).hexdigest() for frame, data in files.items()}
 
 
+def test_a_draft_take_is_marked_and_a_range_of_it_re_renders_in_final_quality(
+    client: ServerClient, shot: str, parent: dict
+) -> None:
+    tiny = next(m for m in client.health()["models"] if m["name"] == "tiny")
+    assert tiny["capabilities"]["draft"] and tiny["draft"] == {"steps": 4, "guidance": 1.0}
+    draft = run_job(client, "stylize", shot, paint_params(quality="draft", guidance=6.0))
+    assert draft["params"]["quality"] == "draft" and draft["frames"] == list(range(1, FRAMES + 1))
+    # The artist's schedule is kept for the final; the one that ran is the draft's.
+    assert (draft["params"]["steps"], draft["params"]["guidance"]) == (STEPS, 6.0)
+    assert draft["params"]["schedule"] == {"quality": "draft", "steps": 4, "guidance": 1.0}
+    assert draft["work_units"] == parent["work_units"] * 4 // STEPS
+    assert frame_files(client, draft) != frame_files(client, parent)
+
+    final = run_job(client, "rerender", shot, {"parent_take": draft["id"], "frames": [10, 14], "quality": "final"})
+    assert final["params"]["quality"] == "final"
+    assert final["params"]["schedule"] == {"quality": "final", "steps": STEPS, "guidance": 6.0}
+    draft_files, files = frame_files(client, draft), frame_files(client, final)
+    assert all(files[f] == draft_files[f] for f in range(1, FRAMES + 1) if not 10 <= f <= 14)
+    assert all(files[f] != draft_files[f] for f in range(10, 15))
+    # Unless told otherwise an edit of a draft is a draft too.
+    again = run_job(client, "rerender", shot, {"parent_take": draft["id"], "frames": [3, 4]})
+    assert again["params"]["schedule"]["quality"] == "draft"
+
+
 def test_rerender_repaints_only_the_range_at_the_cost_of_the_range(
     client: ServerClient, shot: str, parent: dict
 ) -> None:

@@ -25,6 +25,7 @@ from underpaint.control.registry import CONTROLS
 from underpaint.engines.base import (
     Capabilities,
     Component,
+    DraftSchedule,
     Engine,
     FrameChunk,
     Log,
@@ -43,12 +44,14 @@ class ToyConfig(EngineConfig):
     window: int = 4
     context: int = 4
     fail_after: int = -1  # windows painted before a crash
+    draft_steps: int = 0  # > 0: the set has a draft of that many steps, guidance off
 
 
 def capabilities(config: ToyConfig) -> Capabilities:
     return Capabilities(
         controls=tuple(CONTROLS), native_size=(64, 64), size_multiple=8, window=config.window,
         context=config.context, references=True,
+        draft=DraftSchedule(config.draft_steps, 1.0) if config.draft_steps else None,
     )
 
 
@@ -85,12 +88,13 @@ class ToyEngine:
         self.device = device
         self.config = config
         self.step_delay, self.window, self.fail_after = config.step_delay, config.window, config.fail_after
+        self.capabilities = capabilities(config)
 
     def work_units(self, request: PaintRequest) -> int:
         return request.num_frames * request.steps
 
     def paint(self, request: PaintRequest, on_step: StepCallback) -> Iterator[FrameChunk]:
-        check_request(request, capabilities(self.config), self.name)
+        check_request(request, self.capabilities, self.name)
         return self._paint(request, on_step)
 
     def _paint(self, request: PaintRequest, on_step: StepCallback) -> Iterator[FrameChunk]:
@@ -109,7 +113,7 @@ class ToyEngine:
 
 
 def paint_frames(request: PaintRequest, start: int, end: int) -> np.ndarray:
-    """The toy painting of frames start..end-1: deterministic in seed, prompt and inputs."""
+    """The toy painting of frames start..end-1: deterministic in seed, prompt, inputs and quality."""
     shape = (end - start, request.height, request.width, 3)
     sources = [c[start:end].astype(np.float32) for c in request.controls.values()]
     if request.init_video is not None:
@@ -117,25 +121,27 @@ def paint_frames(request: PaintRequest, start: int, end: int) -> np.ndarray:
     base = np.mean(sources, axis=0) if sources else np.zeros(shape, np.float32)
     frames = []
     for i in range(start, end):
-        key = f"{request.seed}:{request.prompt_at(i)}".encode()
+        key = f"{request.seed}:{request.prompt_at(i)}{':draft' if request.draft else ''}".encode()
         tint = np.frombuffer(hashlib.sha256(key).digest()[:3], np.uint8).astype(np.float32)
         frames.append(0.5 * base[i - start] + 0.5 * tint)
     return np.clip(np.rint(frames), 0, 255).astype(np.uint8)
 
 
 def register_toy_engine(
-    data_dir: Path, name: str = "toy", step_delay: float = 0.0, window: int = 4, fail_after: int = -1
+    data_dir: Path, name: str = "toy", step_delay: float = 0.0, window: int = 4, fail_after: int = -1,
+    draft_steps: int = 0,
 ) -> str:
     """Add a toy model set to `<data dir>/models.toml` and return its name.
 
     `step_delay` seconds per denoising step make jobs slow enough to cancel or kill;
-    `fail_after` >= 0 makes the engine raise after that many windows.
+    `fail_after` >= 0 makes the engine raise after that many windows; `draft_steps` > 0 gives the set a
+    draft (which paints another tint).
     """
     path = Path(data_dir) / "models.toml"
     path.parent.mkdir(parents=True, exist_ok=True)
     entry = (
         f'\n[{name}]\nengine = "toy_engine:FACTORY"\ndescription = "deterministic test engine"\n'
-        f"step_delay = {step_delay}\nwindow = {window}\nfail_after = {fail_after}\n"
+        f"step_delay = {step_delay}\nwindow = {window}\nfail_after = {fail_after}\ndraft_steps = {draft_steps}\n"
     )
     with path.open("a") as f:
         f.write(entry)

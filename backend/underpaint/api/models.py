@@ -39,6 +39,12 @@ class CapabilitiesOut(BaseModel):
     styles: bool = Field(description="styles (LoRAs)")
     video2video: bool = Field(description="start from the rough colour render (use_color)")
     cache: bool = Field(description="the opt-in step cache (job param `cache`): faster, slightly different")
+    draft: bool = Field(description="draft models (job param `quality: draft`): a few steps, no guidance")
+
+
+class DraftOut(BaseModel):
+    steps: int = Field(description="denoising steps a draft runs (in place of the job's `steps`)")
+    guidance: float = Field(description="the guidance a draft runs with (1: off)")
 
 
 class ModelOut(BaseModel):
@@ -64,6 +70,7 @@ class ModelOut(BaseModel):
     window: int | None = Field(None, description="frames painted together")
     context: int | None = Field(None, description="frames each window repeats; an edit's default context")
     capabilities: CapabilitiesOut | None = None
+    draft: DraftOut | None = Field(None, description="the draft's schedule; absent for a set without draft models")
 
 
 class WorkerOut(BaseModel):
@@ -155,7 +162,8 @@ class TakeOut(BaseModel):
     shot_sha: str | None
     kind: str
     parent: str | None
-    params: dict[str, Any]
+    params: dict[str, Any] = Field(description="the paint params as given (an edit's: the parent's with the "
+                                   "overrides), and `schedule`: the quality, steps and guidance that ran")
     state: TakeState
     frames: list[int] = Field(description="Blender frame numbers whose painted PNG is on disk")
     frame_start: int

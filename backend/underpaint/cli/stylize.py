@@ -61,6 +61,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="reuse predicted transformer work between steps: faster, slightly different (wan-vace sets)",
     )
     parser.add_argument(
+        "--draft", action="store_true",
+        help="paint with the model set's step-distilled draft models (a few steps, no guidance: seconds on a "
+        "GPU) in place of --steps and --guidance, which the take keeps for a final re-render",
+    )
+    parser.add_argument(
         "--frames", metavar="A-B", type=frame_range, default=None, help="Blender frames A to B"
     )
     parser.add_argument(
@@ -184,6 +189,7 @@ def job_params(args: argparse.Namespace, references: list[str] | None = None) ->
         "styles": args.style,
         "references": references or [],
         "cache": args.cache,
+        "quality": "draft" if args.draft else "final",
     }
     optional = {"model": args.model, "width": args.width, "height": args.height, "frames": args.frames,
                 "fit": args.fit}

@@ -104,6 +104,9 @@ class PaintRequest:
     reference_images: list[np.ndarray] = field(default_factory=list)
     # Reuse predicted transformer work between steps (`Capabilities.cache`): faster, slightly different.
     cache: bool = False
+    # Paint with the set's step-distilled draft models (`Capabilities.draft`). The caller sets `steps` and
+    # `guidance` to the draft's schedule: the engine paints what the request says, with the draft's models.
+    draft: bool = False
 
     def prompt_at(self, index: int) -> str:
         """The prompt in force at frame `index` of the request."""
@@ -133,6 +136,11 @@ class Engine(Protocol):
     name: str
     model_set: str
 
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the loaded set can do (as its factory says, before loading)."""
+        ...
+
     def paint(self, request: PaintRequest, on_step: StepCallback) -> Iterator[FrameChunk]:
         """Paint the request, yielding frames in order as soon as each chunk is final."""
         ...
@@ -146,6 +154,17 @@ class Engine(Protocol):
 
 
 @dataclass(frozen=True)
+class DraftSchedule:
+    """How a set's draft models paint: step-distilled, so a few steps without classifier-free guidance."""
+
+    steps: int
+    guidance: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"steps": self.steps, "guidance": self.guidance}
+
+
+@dataclass(frozen=True)
 class Capabilities:
     """What a model set can do, known without loading it: checked at submit, drawn by the add-on.
 
@@ -154,7 +173,8 @@ class Capabilities:
     window takes natively (k * multiple + remainder; the engine pads and trims, never drops a
     frame). `window`: frames painted together; `context`: frames each window repeats from the
     previous one, the default context an edit keeps on each side. `cache`: the set offers a
-    step cache (`PaintRequest.cache`), a speed/quality trade the artist opts into.
+    step cache (`PaintRequest.cache`), a speed/quality trade the artist opts into. `draft`: the
+    schedule of the set's draft models (`PaintRequest.draft`), None for a set without them.
     """
 
     controls: tuple[str, ...]
@@ -170,11 +190,12 @@ class Capabilities:
     styles: bool = True
     video2video: bool = True
     cache: bool = False
+    draft: DraftSchedule | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The fields `/v1/health` lists per model set (the controls with their label and weight)."""
-        data = asdict(self)
-        flags = ("masks", "references", "styles", "video2video", "cache")
+        data = {**asdict(self), "draft": self.draft is not None}
+        flags = ("masks", "references", "styles", "video2video", "cache", "draft")
         return {
             "controls": [
                 {"name": c, "label": CONTROLS[c].label, "default_weight": CONTROLS[c].default_weight}
@@ -183,6 +204,7 @@ class Capabilities:
             "native_size": list(self.native_size),
             **{k: data[k] for k in ("size_multiple", "frame_multiple", "frame_remainder", "window", "context")},
             "capabilities": {k: data[k] for k in flags},
+            "draft": None if self.draft is None else self.draft.to_json(),
         }
 
 

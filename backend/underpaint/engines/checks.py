@@ -16,7 +16,7 @@ LATENT_SCALE = 8
 
 
 def check_request(request: PaintRequest, capabilities: Capabilities, engine: str) -> None:
-    """Refuse what no engine can paint, and what this model set cannot (controls, references, cache)."""
+    """Refuse what no engine can paint, and what this model set cannot (controls, references, cache, draft)."""
     n, h, w = request.num_frames, request.height, request.width
     if n < 1:
         raise EngineError(f"num_frames must be at least 1, got {n}")
@@ -41,6 +41,11 @@ def check_request(request: PaintRequest, capabilities: Capabilities, engine: str
         )
     if request.cache and not capabilities.cache:
         raise EngineError(f"{engine} has no step cache; paint without it, or with a model set that has one (wan-vace)")
+    if request.draft and capabilities.draft is None:
+        raise EngineError(
+            f"this {engine} model set has no draft models; paint in final quality, or with a set that has a "
+            "draft (its `draft` table in models.toml)"
+        )
     for i, image in enumerate(request.reference_images):
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             got = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
 
-from .base import EngineError
+from .base import DraftSchedule, EngineError
 from .registry import ModelSet
 
 ConfigT = TypeVar("ConfigT", bound="EngineConfig")
@@ -59,3 +59,17 @@ def _problem(error: Any) -> str:
         return f"{key}: missing"
     message = str(error["msg"]).removeprefix("Value error, ")
     return f"{key} = {error.get('input')!r}: {message}"
+
+
+class DraftConfig(StrictModel):
+    """A set's `draft` table: the schedule its step-distilled models were trained for (engines add the models).
+
+    Step-distilled models (AnimateDiff-Lightning, Wan's CausVid / lightx2v LoRAs) paint in a handful of
+    steps and were trained without classifier-free guidance, so guidance 1 (off) is their default.
+    """
+
+    steps: int = Field(4, ge=1, le=50)
+    guidance: float = Field(1.0, ge=0.0, le=30.0)
+
+    def schedule(self) -> DraftSchedule:
+        return DraftSchedule(steps=self.steps, guidance=self.guidance)

@@ -49,6 +49,7 @@ from underpaint.paint.stylize import (
     plan_stylize,
     prepare_paint,
     record_painting,
+    schedule_record,
 )
 from underpaint.paint.temporal import temporal_metrics
 from underpaint.shot.package import ShotPackage, describe_validation_error
@@ -262,7 +263,8 @@ def run_edit(
     progress.painting(request_steps(request))
     request.known, request.repaint_mask = _known_frames(takes, plan)
     take = takes.create(
-        shot=package.shot.shot, shot_sha=package.sha256, kind=kind, params=plan.record,
+        shot=package.shot.shot, shot_sha=package.sha256, kind=kind,
+        params={**plan.record, "schedule": schedule_record(request)},
         frame_start=parent.frame_start, frame_end=parent.frame_end, width=parent.width, height=parent.height,
         parent=parent.id, control=controls.metadata(), work_units=engine.work_units(request),
     )

@@ -30,7 +30,15 @@ from underpaint.blobs import SHA256, BlobStore, check_sha256
 from underpaint.control import ControlSet, DepthRange, ResizePlan, color_video, default_size, make_controls
 from underpaint.control.build import check_control_kinds, missing_color
 from underpaint.control.registry import CONTROLS, check_names
-from underpaint.engines.base import Cancelled, ControlSetting, Engine, EngineError, PaintRequest, PromptSpan
+from underpaint.engines.base import (
+    Cancelled,
+    ControlSetting,
+    DraftSchedule,
+    Engine,
+    EngineError,
+    PaintRequest,
+    PromptSpan,
+)
 from underpaint.engines.registry import NO_DEFAULT_MODEL, engine_factory, get_model_set
 from underpaint.engines.schedule import request_steps
 from underpaint.errors import InputError
@@ -63,6 +71,9 @@ def _known_control(name: str) -> str:
 ControlName = Annotated[
     str, AfterValidator(_known_control), WithJsonSchema({"type": "string", "enum": list(CONTROLS)})
 ]
+
+
+Quality = Literal["draft", "final"]
 
 
 class _Params(BaseModel):
@@ -126,6 +137,12 @@ class PaintParams(_Params):
         False,
         description="reuse predicted transformer work between denoising steps (model sets whose health "
         "lists the `cache` capability: wan-vace): fewer attention computations, a slightly different painting",
+    )
+    quality: Quality = Field(
+        "final",
+        description="draft: the model set's step-distilled draft models, with the schedule its health lists "
+        "under `draft` (a few steps, no guidance) in place of `steps` and `guidance`, which the take keeps for "
+        "a final re-render; final: the full schedule",
     )
 
     @field_validator("references")
@@ -252,6 +269,8 @@ def check_stylize(params: PaintParams, plan: StylizePlan, services: PaintService
             "unsupported_cache",
             f"model set {plan.model!r} has no step cache; paint without 'cache', or with a model set that has one",
         )
+    if params.quality == "draft" and capabilities.draft is None:
+        raise InputError("unsupported_draft", no_draft(plan.model))
     if params.styles:
         if services.resolve_style is None:
             raise InputError("unknown_style", "this server has no style registry; remove 'styles' from the request")
@@ -259,6 +278,13 @@ def check_stylize(params: PaintParams, plan: StylizePlan, services: PaintService
             services.resolve_style(style.name, style.weight)
     load_references(services.blobs, params.references)
     services.takes.check_room(len(plan.frames), *plan.size)
+
+
+def no_draft(model: str) -> str:
+    return (
+        f"model set {model!r} has no draft models; paint in final quality, or with a model set whose health "
+        "lists a draft (models.toml: its `draft` table)"
+    )
 
 
 def load_references(blobs: BlobStore, shas: list[str]) -> list[np.ndarray]:
@@ -273,18 +299,24 @@ def paint_request(
     init_video: np.ndarray | None,
     resolve_style: StyleResolver | None,
     references: list[np.ndarray] | None = None,
+    draft: DraftSchedule | None = None,
 ) -> PaintRequest:
+    """The engine's request for `params` over `plan`; a draft paints with `draft`, the set's draft schedule."""
     if params.styles and resolve_style is None:
         raise InputError("unknown_style", "this server has no style registry; remove 'styles' from the request")
     styles = [resolve_style(s.name, s.weight) for s in params.styles] if resolve_style else []
+    drafting = params.quality == "draft"
+    if drafting and draft is None:
+        raise InputError("unsupported_draft", no_draft(plan.model))
+    steps, guidance = (draft.steps, draft.guidance) if drafting and draft else (params.steps, params.guidance)
     return PaintRequest(
         prompts=plan.prompts,
         width=plan.size[0],
         height=plan.size[1],
         num_frames=len(plan.frames),
         negative_prompt=params.negative_prompt,
-        steps=params.steps,
-        guidance=params.guidance,
+        steps=steps,
+        guidance=guidance,
         seed=params.seed,
         controls=controls.images,
         control_settings={k: ControlSetting(c.weight, c.start, c.end) for k, c in params.controls.items()},
@@ -293,7 +325,13 @@ def paint_request(
         styles=styles,
         reference_images=list(references or []),
         cache=params.cache,
+        draft=drafting,
     )
+
+
+def schedule_record(request: PaintRequest) -> dict[str, Any]:
+    """What the take records of the schedule that ran (a draft's differs from the params' steps and guidance)."""
+    return {"quality": "draft" if request.draft else "final", "steps": request.steps, "guidance": request.guidance}
 
 
 def prepare_paint(
@@ -316,7 +354,10 @@ def prepare_paint(
         package, plan.frames, plan.resize, list(params.controls), shot_range, on_frame=lambda i: stop()
     )
     init_video = color_video(package, plan.frames, plan.resize) if params.use_color else None
-    return engine, controls, paint_request(params, plan, controls, init_video, resolve_style, references)
+    request = paint_request(
+        params, plan, controls, init_video, resolve_style, references, engine.capabilities.draft
+    )
+    return engine, controls, request
 
 
 def run_stylize(
@@ -351,8 +392,9 @@ def run_stylize(
         "model": plan.model, "width": plan.size[0], "height": plan.size[1],
         "frames": (plan.frames[0], plan.frames[-1]),
     })
+    record = {**resolved.model_dump(mode="json"), "schedule": schedule_record(request)}
     take = takes.create(
-        shot=package.shot.shot, shot_sha=package.sha256, kind="stylize", params=resolved.model_dump(mode="json"),
+        shot=package.shot.shot, shot_sha=package.sha256, kind="stylize", params=record,
         frame_start=plan.frames[0], frame_end=plan.frames[-1], width=plan.size[0], height=plan.size[1],
         control=controls.metadata(), work_units=engine.work_units(request),
     )

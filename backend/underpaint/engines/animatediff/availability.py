@@ -33,13 +33,14 @@ def pull_command(settings: AnimateDiffSettings) -> str:
 
 
 def required_files(role: str) -> tuple[str, ...]:
+    """What a hub id or folder of this role must hold ('base' is a pipeline, the rest single models)."""
     return BASE_FILES if role == "base" else MODEL_FILES
 
 
 def is_available(source: Source, role: str) -> bool:
     """Whether `source` can be loaded without the network."""
     if source.kind == "file":
-        return Path(source.location).is_file() and (
+        return source.local_file() is not None and (
             source.config is None or _configs_available(source.config)
         )
     files = required_files(role)

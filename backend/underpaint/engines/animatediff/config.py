@@ -16,8 +16,9 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from ...control.registry import CONTROLS
-from ..config import EngineConfig, StrictModel, expand_path, parse_config
+from ..config import DraftConfig, EngineConfig, StrictModel, expand_path, parse_config
 from ..registry import ModelSet
+from ..sources import cached_file
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 SINGLE_FILE_SUFFIXES = (".safetensors",)
@@ -28,11 +29,13 @@ class Source(StrictModel):
 
     `config` matters only for single files: the diffusers config (hub id or
     folder) that lays the model out, instead of the one diffusers would guess
-    and fetch from the hub.
+    and fetch from the hub. A single file inside a hub repository names the
+    repository too: `{repo = "owner/name", path = "file.safetensors", config = "..."}`.
     """
 
     path: str = Field(min_length=1)
     config: str | None = None
+    repo: str | None = Field(None, pattern=_HUB_ID.pattern)
 
     @model_validator(mode="before")
     @classmethod
@@ -51,9 +54,21 @@ class Source(StrictModel):
             raise ValueError('is a single file: give the layout too, as {path = "...", config = "<hub id or folder>"}')
         return self
 
+    @model_validator(mode="after")
+    def _repo_names_a_file(self) -> Source:
+        if self.repo is not None and self.kind != "file":
+            raise ValueError(f"names repo {self.repo!r}: path must then be a .safetensors file inside it")
+        return self
+
     @property
     def location(self) -> str:
-        return self.path
+        return f"{self.repo}/{self.path}" if self.repo else self.path
+
+    def local_file(self) -> Path | None:
+        """A single file's path on this machine (a hub repository's file from the cache), else None."""
+        if self.repo:
+            return cached_file(self.repo, self.path)
+        return Path(self.path) if Path(self.path).is_file() else None
 
     @property
     def kind(self) -> str:
@@ -63,6 +78,21 @@ class Source(StrictModel):
         if Path(self.path).exists() or not _HUB_ID.match(self.path):
             return "folder"
         return "hub"
+
+
+class AnimateDiffDraft(DraftConfig):
+    """A set's `draft` table: a step-distilled motion module (AnimateDiff-Lightning) and its scheduler.
+
+    The draft paints with the set's own base, VAE and ControlNets; only the motion module and the
+    sampler change. Lightning's modules were distilled with Euler on trailing timesteps and the linear
+    beta schedule, the defaults here.
+    """
+
+    motion_adapter: Source
+    scheduler: str = Field("EulerDiscreteScheduler", min_length=1)
+    scheduler_options: dict[str, Any] = Field(
+        default_factory=lambda: {"timestep_spacing": "trailing", "beta_schedule": "linear"}
+    )
 
 
 class AnimateDiffSettings(EngineConfig):
@@ -84,6 +114,7 @@ class AnimateDiffSettings(EngineConfig):
     dtype: Literal["float16", "bfloat16", "float32"] = "float16"
     offload: Literal["auto", "never", "always"] = "auto"
     builder: Literal["tiny"] | None = None
+    draft: AnimateDiffDraft | None = None
 
     @field_validator("controlnets")
     @classmethod
@@ -105,6 +136,8 @@ class AnimateDiffSettings(EngineConfig):
         out.update({f"controlnet.{control}": source for control, source in self.controlnets.items()})
         if self.vae is not None:
             out["vae"] = self.vae
+        if self.draft is not None:
+            out["draft.motion_adapter"] = self.draft.motion_adapter
         return out
 
 

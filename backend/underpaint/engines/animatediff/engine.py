@@ -26,7 +26,7 @@ step to join without a jump.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -131,11 +131,14 @@ class AnimateDiffEngine:
 
     @property
     def capabilities(self) -> Capabilities:
-        return settings_capabilities(self.settings, self.controls)
+        capabilities = settings_capabilities(self.settings, self.controls)
+        # Components built by the caller (benchmarks' full-size random models) may come without the draft.
+        return capabilities if self.components.draft else replace(capabilities, draft=None)
 
     def _place(self, c: Components) -> bool:
-        models = [c.unet, c.vae, c.text_encoder, *c.controlnets.values()]
-        use_sdpa([c.unet, *c.controlnets.values()])
+        unets = [c.unet] if c.draft is None else [c.unet, c.draft.unet]
+        models = [*unets, c.vae, c.text_encoder, *c.controlnets.values()]
+        use_sdpa([*unets, *c.controlnets.values()])
         # The VAE works frame by frame, and in tiles on frames larger than its native size (512 for SD):
         # its memory stays that of one native-size image whatever the frame count and resolution.
         c.vae.enable_slicing()
@@ -172,13 +175,12 @@ class AnimateDiffEngine:
             weights=blend_weights(windows, request.num_frames, overlap),
             controls=controls,
             settings=[request.control_settings.get(c, ControlSetting()) for c in controls],
-            steps=len(self._timesteps(self._scheduler(), request)),
+            steps=len(self._timesteps(self._scheduler(request.draft), request)),
         )
 
-    def _scheduler(self) -> Any:
-        """A fresh scheduler per use: schedulers keep per-run state."""
-        scheduler = self.components.scheduler
-        return type(scheduler).from_config(scheduler.config)
+    def _scheduler(self, draft: bool) -> Any:
+        """A fresh scheduler per use (schedulers keep per-run state): the set's, or its draft's."""
+        return fresh_scheduler(self.components, draft)
 
     def _timesteps(self, scheduler: Any, request: PaintRequest) -> torch.Tensor:
         """The timesteps to run, as the pipelines compute them (video-to-video starts at `strength`)."""
@@ -192,7 +194,7 @@ class AnimateDiffEngine:
     # -- 2. the pipeline ------------------------------------------------------------------------------
 
     def _pipeline(self, plan: _Plan) -> DiffusionPipeline:
-        pipe = pipeline_for(self.components, plan.controls, plan.video)
+        pipe = pipeline_for(self.components, plan.controls, plan.video, plan.request.draft)
         if self.offload:
             pipe.enable_model_cpu_offload(device=self.device)
         return pipe
@@ -389,25 +391,33 @@ class AnimateDiffEngine:
         return (frames * 255).round().astype(np.uint8)
 
 
-def pipeline_for(components: Components, controls: list[str], video: bool = False) -> DiffusionPipeline:
+def pipeline_for(
+    components: Components, controls: list[str], video: bool = False, draft: bool = False
+) -> DiffusionPipeline:
     """The diffusers pipeline around `components` for these controls, with a fresh scheduler.
 
-    Text-to-video or, with `video`, video-to-video; building one is cheap (the
-    models are shared, the motion UNet is already assembled).
+    Text-to-video or, with `video`, video-to-video; with `draft`, the draft's
+    motion UNet and scheduler. Building one is cheap (the models are shared,
+    the motion UNets are already assembled).
     """
     cls = AnimateDiffVideoToVideoControlNetPipeline if video else AnimateDiffControlNetPipeline
-    scheduler = components.scheduler
     pipe = cls(
         vae=components.vae,
         text_encoder=components.text_encoder,
         tokenizer=components.tokenizer,
-        unet=components.unet,
+        unet=components.draft.unet if draft and components.draft else components.unet,
         motion_adapter=None,
         controlnet=MultiControlNetModel([components.controlnets[name] for name in controls]),
-        scheduler=type(scheduler).from_config(scheduler.config),
+        scheduler=fresh_scheduler(components, draft),
     )
     pipe.set_progress_bar_config(disable=True)
     return pipe
+
+
+def fresh_scheduler(components: Components, draft: bool = False) -> Any:
+    """A new scheduler like the set's (its draft's, with `draft`): schedulers keep per-run state."""
+    scheduler = components.draft.scheduler if draft and components.draft else components.scheduler
+    return type(scheduler).from_config(scheduler.config)
 
 
 def _images(frames: np.ndarray) -> list[Image.Image]:

@@ -16,7 +16,7 @@ SIZE_MULTIPLE = 8
 
 def settings_capabilities(settings: AnimateDiffSettings, controls: tuple[str, ...] | None = None) -> Capabilities:
     """What a set can do: a ControlNet per listed control (at least one per request), masks, styles,
-    video-to-video; no reference images."""
+    video-to-video, a draft where the set has draft models; no reference images."""
     return Capabilities(
         controls=tuple(settings.controlnets) if controls is None else controls,
         native_size=settings.native_size,
@@ -25,6 +25,7 @@ def settings_capabilities(settings: AnimateDiffSettings, controls: tuple[str, ..
         context=settings.overlap,
         control_required=True,
         references=False,
+        draft=None if settings.draft is None else settings.draft.schedule(),
     )
 
 

@@ -29,6 +29,7 @@ from huggingface_hub import snapshot_download
 from transformers import CLIPTextModel, CLIPTokenizer
 
 from ..base import EngineError
+from ..sources import fetch_file
 from .availability import CONFIG_PATTERNS, is_available, missing, pull_command, required_files
 from .config import AnimateDiffSettings, Source
 from .tiny import ensure_tiny_models
@@ -44,6 +45,16 @@ class Components:
     tokenizer: CLIPTokenizer
     scheduler: SchedulerMixin
     controlnets: dict[str, ControlNetModel]
+    # The draft: the same base with the set's step-distilled motion module, and the sampler it was made for.
+    draft: Draft | None = None
+
+
+@dataclass
+class Draft:
+    """The draft's motion UNet (the set's base with the distilled motion module) and its scheduler."""
+
+    unet: UNetMotionModel
+    scheduler: SchedulerMixin
 
 
 def prepare(settings: AnimateDiffSettings, data_dir: Path | None) -> None:
@@ -76,7 +87,10 @@ def pull(settings: AnimateDiffSettings, data_dir: Path | None, log: Callable[[st
             log(f"{role}: downloading {source.location}")
             patterns = [*CONFIG_PATTERNS, *required_files(role)]
             snapshot_download(source.location, allow_patterns=patterns)
-        elif source.kind == "file" and source.config and not Path(source.config).is_dir():
+        if source.kind == "file" and source.repo:
+            log(f"{role}: downloading {source.location}")
+            fetch_file(source.repo, source.path)
+        if source.kind == "file" and source.config and not Path(source.config).is_dir():
             log(f"{role}: downloading the configs of {source.config}")
             snapshot_download(source.config, allow_patterns=CONFIG_PATTERNS)
         if not is_available(source, role):
@@ -104,6 +118,15 @@ def _load(settings: AnimateDiffSettings, dtype: torch.dtype) -> Components:
     adapter = load_model(MotionAdapter, settings.motion_adapter, dtype)
     motion_unet = UNetMotionModel.from_unet2d(unet, adapter)
     controlnets = {c: load_model(ControlNetModel, s, dtype) for c, s in settings.controlnets.items()}
+    draft = None
+    if settings.draft is not None:
+        # A second motion UNet, not a swap of motion modules: Lightning's modules (AnimateDiff v2's layout,
+        # with a motion mid block) need not match the set's own (v3 has none).
+        draft_adapter = load_model(MotionAdapter, settings.draft.motion_adapter, dtype)
+        draft = Draft(
+            unet=UNetMotionModel.from_unet2d(unet, draft_adapter),
+            scheduler=make_scheduler(settings, scheduler_config, draft=True),
+        )
     return Components(
         unet=motion_unet,
         vae=vae,
@@ -111,6 +134,7 @@ def _load(settings: AnimateDiffSettings, dtype: torch.dtype) -> Components:
         tokenizer=tokenizer,
         scheduler=make_scheduler(settings, scheduler_config),
         controlnets=controlnets,
+        draft=draft,
     )
 
 
@@ -118,7 +142,7 @@ def load_base(source: Source, dtype: torch.dtype) -> tuple[Any, ...]:
     """UNet, VAE, text encoder, tokenizer and scheduler config of an SD1.5-family base model."""
     if source.kind == "file":
         pipe = StableDiffusionPipeline.from_single_file(
-            source.location, config=source.config, torch_dtype=dtype, local_files_only=True
+            str(source.local_file()), config=source.config, torch_dtype=dtype, local_files_only=True
         )
         return pipe.unet, pipe.vae, pipe.text_encoder, pipe.tokenizer, pipe.scheduler.config
     where = {"pretrained_model_name_or_path": source.location, "local_files_only": True}
@@ -135,15 +159,19 @@ def load_model(cls: Any, source: Source, dtype: torch.dtype) -> Any:
     """One diffusers model (VAE, motion adapter, ControlNet) from a hub id, a folder or a single file."""
     if source.kind == "file":
         return cls.from_single_file(
-            source.location, config=source.config, torch_dtype=dtype, local_files_only=True
+            str(source.local_file()), config=source.config, torch_dtype=dtype, local_files_only=True
         )
     return cls.from_pretrained(source.location, torch_dtype=dtype, local_files_only=True)
 
 
-def make_scheduler(settings: AnimateDiffSettings, base_config: Any) -> SchedulerMixin:
-    """The set's scheduler class, from the base model's scheduler config with the set's options on top."""
-    cls = getattr(diffusers, settings.scheduler, None)
+def make_scheduler(settings: AnimateDiffSettings, base_config: Any, draft: bool = False) -> SchedulerMixin:
+    """The set's scheduler (its draft's, with `draft`), from the base model's scheduler config with the
+    table's options on top."""
+    table = settings.draft if draft else settings
+    if table is None:
+        raise EngineError(f"model set {settings.name!r} has no draft table")
+    cls = getattr(diffusers, table.scheduler, None)
     if not (isinstance(cls, type) and issubclass(cls, SchedulerMixin)):
-        raise EngineError(f"model set {settings.name!r}: {settings.scheduler!r} is not a diffusers scheduler")
+        raise EngineError(f"model set {settings.name!r}: {table.scheduler!r} is not a diffusers scheduler")
     scheduler_class: Any = cls  # diffusers is read as Any, so the check above narrows to a bare `type`
-    return scheduler_class.from_config(base_config, **settings.scheduler_options)
+    return scheduler_class.from_config(base_config, **table.scheduler_options)

@@ -3,7 +3,8 @@
 Tests and CI have no weights and no network. They still load models through
 the same `from_pretrained` code as real sets, from folders in diffusers layout
 that this module writes once into `<data dir>/models/tiny/` (a Stable Diffusion
-pipeline folder, a motion adapter, one ControlNet per control type). The weights
+pipeline folder, a motion adapter, one ControlNet per control type, and the
+draft's motion module as a single file). The weights
 come from a fixed seed, so every machine builds the same tiny models.
 """
 
@@ -13,7 +14,8 @@ import json
 from pathlib import Path
 
 import torch
-from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, StableDiffusionPipeline
+from diffusers import AutoencoderKL, ControlNetModel, DDIMScheduler, MotionAdapter, StableDiffusionPipeline
+from safetensors.torch import save_file
 from transformers import CLIPTokenizer
 
 from ..base import CONTROL_TYPES
@@ -22,11 +24,15 @@ from . import architectures as arch
 
 # Bump when the tiny configs or layout change: a folder with another stamp is rebuilt. The controls
 # are part of it, so a control added to the registry gets its tiny ControlNet without a bump.
-TINY_VERSION = "4:" + ",".join(CONTROL_TYPES)
+TINY_VERSION = "5:" + ",".join(CONTROL_TYPES)
 SEED = 20240611
 
 BASE = "base"
 MOTION_ADAPTER = "motion_adapter"
+# The draft's motion module as a single file beside the config that lays it out, as AnimateDiff-Lightning
+# ships (its layout, AnimateDiff v2's, has a motion mid block, which the set's own module lacks).
+DRAFT_MOTION_ADAPTER = "draft_motion_adapter.safetensors"
+DRAFT_MOTION_ADAPTER_CONFIG = "draft_motion_adapter_config"
 
 
 def controlnet_folder(control: str) -> str:
@@ -75,6 +81,10 @@ def _build(folder: Path) -> None:
     for offset, control in enumerate(CONTROL_TYPES, start=4):
         torch.manual_seed(SEED + offset)
         _steering(arch.build_controlnet(arch.TINY)).save_pretrained(folder / controlnet_folder(control))
+    torch.manual_seed(SEED + 100)
+    draft = MotionAdapter(**{**arch.TINY.motion_adapter, "use_motion_mid_block": True})
+    draft.save_config(folder / DRAFT_MOTION_ADAPTER_CONFIG)
+    save_file({k: v.contiguous() for k, v in draft.state_dict().items()}, folder / DRAFT_MOTION_ADAPTER)
 
 
 @torch.no_grad()

@@ -8,14 +8,26 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ...control.registry import CONTROLS
-from ..config import EngineConfig, parse_config
+from ..config import DraftConfig, EngineConfig, parse_config
 from ..registry import ModelSet
+from ..sources import FileSource
 from .windows import plan_windows
 
 # The controls VACE was trained on that a shot package provides (depth, scribble/lineart as `edges`,
 # pose), in the order they are layered into its one control video (`engine.control_video`); VACE
 # has no normal-map control.
 VACE_CONTROLS = ("depth", "edges", "pose")
+
+
+class VaceDraft(DraftConfig):
+    """A set's `draft` table: a step- and guidance-distilled LoRA for the set's Wan transformer.
+
+    Loaded for a draft job only, beside the job's styles, at `weight`; `flow_shift` 0 keeps the set's.
+    """
+
+    lora: FileSource
+    weight: float = Field(1.0, ge=0.0, le=2.0)
+    flow_shift: float = Field(0.0, ge=0.0)
 
 
 class VaceOptions(EngineConfig):
@@ -30,6 +42,7 @@ class VaceOptions(EngineConfig):
     offload: Literal["auto", "always", "never"] = "auto"  # model CPU offload + VAE tiling
     # Wan 2.1's 480p size; the add-on's AUTO size keeps its pixel count.
     native_size: Annotated[tuple[int, int], Field(strict=False)] = (832, 480)
+    draft: VaceDraft | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> VaceOptions:

@@ -30,7 +30,7 @@ from diffusers import WanVACEPipeline
 from PIL import Image
 
 from ...control.overlay import drawn_over
-from ..base import Capabilities, ControlSetting, EngineError, FrameChunk, PaintRequest, StepCallback
+from ..base import Capabilities, ControlSetting, EngineError, FrameChunk, PaintRequest, StepCallback, StyleRef
 from ..checks import check_request
 from ..devices import choose_device, out_of_memory_as_error
 from ..edits import keep_known
@@ -121,15 +121,16 @@ class WanVaceEngine:
         """Paint the request window by window, yielding each window's new frames once final."""
         check_vace_request(request, self.capabilities)
         check_styles(request.styles, self.model_set)
+        adapters = [*request.styles, *self._draft_lora(request)]
         control = control_video(request)
         steps = request_steps(request)
         scales = control_scales(request, steps)
         windows = self.windows(request)
-        self._use_flow_shift(self.options.flow_shift or flow_shift_for(request.height, request.width))
+        self._use_flow_shift(self._flow_shift(request))
         painted = np.zeros((request.num_frames, request.height, request.width, 3), np.uint8)
         clock = _StepClock(StepCounter(on_step, steps * len(windows)))
         with (
-            styles_applied(self.pipe, request.styles, self.model_set),
+            styles_applied(self.pipe, adapters, self.model_set),
             _scaled_control(self.pipe, scales, clock),
         ):
             for window in windows:
@@ -139,6 +140,24 @@ class WanVaceEngine:
                 frames = match_colours(frames, video.astype(np.float32) / 255, keep)
                 painted[window.start : window.end] = self._keep_known(request, window, _to_uint8(frames))
                 yield FrameChunk(window.new_start, painted[window.new_start : window.end].copy())
+
+    def _draft_lora(self, request: PaintRequest) -> list[StyleRef]:
+        """A draft job's distilled LoRA, as one more adapter beside the styles; nothing for a final job."""
+        draft = self.options.draft
+        if not request.draft or draft is None:
+            return []
+        path = draft.lora.local()
+        if path is None:
+            raise EngineError(
+                f"model set {self.model_set!r}: its draft LoRA ({draft.lora.location}) is not on this machine; "
+                f"run `underpaint models pull {self.model_set}`"
+            )
+        return [StyleRef(str(path), draft.weight, name="draft LoRA")]
+
+    def _flow_shift(self, request: PaintRequest) -> float:
+        """The draft's shift for a draft job where its table sets one, else the set's (0: by resolution)."""
+        draft = self.options.draft.flow_shift if request.draft and self.options.draft else 0.0
+        return draft or self.options.flow_shift or flow_shift_for(request.height, request.width)
 
     def _use_flow_shift(self, shift: float) -> None:
         # UniPC / DPM++ (what the checkpoints ship) call it flow_shift; FlowMatchEuler calls it shift.

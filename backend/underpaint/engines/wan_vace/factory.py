@@ -17,8 +17,8 @@ TEMPORAL = 4
 
 
 def options_capabilities(options: VaceOptions) -> Capabilities:
-    """One control video, masks, reference images, styles, video-to-video, the step cache; windows of
-    4k+1 frames."""
+    """One control video, masks, reference images, styles, video-to-video, the step cache, a draft where
+    the set has a draft LoRA; windows of 4k+1 frames."""
     return Capabilities(
         controls=tuple(c for c in CONTROLS if c in options.controls),
         native_size=options.native_size,
@@ -29,6 +29,7 @@ def options_capabilities(options: VaceOptions) -> Capabilities:
         frame_remainder=1,
         references=True,
         cache=True,
+        draft=None if options.draft is None else options.draft.schedule(),
     )
 
 
@@ -41,8 +42,14 @@ class WanVaceFactory:
     def components(self, model_set: ModelSet, data_dir: Path | None) -> list[Component]:
         options = parse_options(model_set, data_dir)
         if options.builder:
-            return [Component("pipeline", f"built locally ({options.builder})", True)]
-        return [Component("pipeline", options.pipeline, local_folder(options.pipeline) is not None)]
+            # Built on first use, the draft LoRA with the pipeline: present as far as painting is concerned.
+            built = [Component("pipeline", f"built locally ({options.builder})", True)]
+            return built + ([Component("draft.lora", options.draft.lora.location, True)] if options.draft else [])
+        components = [Component("pipeline", options.pipeline, local_folder(options.pipeline) is not None)]
+        if options.draft:
+            lora = options.draft.lora
+            components.append(Component("draft.lora", lora.location, lora.local() is not None))
+        return components
 
     def pull(self, model_set: ModelSet, data_dir: Path, log: Log) -> None:
         from .loading import pull

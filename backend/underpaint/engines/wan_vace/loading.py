@@ -30,9 +30,13 @@ def pull(options: VaceOptions, data_dir: Path, log: Log) -> None:
     if options.builder:
         log(f"{options.name}: building {options.builder} in {data_dir}")
         source(options, data_dir)
-    elif local_folder(options.pipeline) is None:
+        return
+    if local_folder(options.pipeline) is None:
         log(f"{options.name}: downloading {options.pipeline}")
         snapshot_download(options.pipeline, allow_patterns=PIPELINE_FILES)
+    if options.draft is not None and options.draft.lora.local() is None:
+        log(f"draft.lora: downloading {options.draft.lora.location}")
+        options.draft.lora.fetch()
 
 
 def source(options: VaceOptions, data_dir: Path) -> str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 from diffusers import AutoencoderKLWan, UniPCMultistepScheduler, WanVACEPipeline, WanVACETransformer3DModel
+from safetensors.torch import save_file
 from transformers import T5Tokenizer, UMT5Config, UMT5EncoderModel
 
 from ..builds import build_once
@@ -25,7 +26,10 @@ from ..builds import build_once
 # Where the tiny set lives inside the data directory.
 TINY_VACE_DIR = Path("models") / "tiny-vace"
 # Bump when TINY_VACE or the layout changes: a folder built from another version is rebuilt.
-TINY_VACE_VERSION = "2"
+TINY_VACE_VERSION = "3"
+# The tiny set's draft LoRA, written into its folder in ComfyUI's key layout, as Wan's distillation LoRAs ship.
+DRAFT_LORA = "draft_lora.safetensors"
+DRAFT_LORA_RANK = 4
 _SEED = 0
 
 
@@ -156,7 +160,31 @@ def build_vace(
     pipe.save_pretrained(target)
 
 
+def write_draft_lora(architecture: VaceArchitecture, target: Path, rank: int = DRAFT_LORA_RANK) -> None:
+    """A random LoRA on every main block's attention and feed-forward, keyed as ComfyUI's Wan LoRAs are
+    (`diffusion_model.blocks.N.self_attn.q.lora_down.weight`, ...), which `load_lora_weights` converts."""
+    config = architecture.transformer
+    inner = config["num_attention_heads"] * config["attention_head_dim"]
+    shapes = {f"{attn}.{p}": (inner, inner) for attn in ("self_attn", "cross_attn") for p in "qkvo"}
+    shapes |= {"ffn.0": (inner, config["ffn_dim"]), "ffn.2": (config["ffn_dim"], inner)}
+    weights: dict[str, torch.Tensor] = {}
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_SEED + 1)
+        for block in range(config["num_layers"]):
+            for name, (fan_in, fan_out) in shapes.items():
+                key = f"diffusion_model.blocks.{block}.{name}"
+                weights[f"{key}.lora_down.weight"] = torch.randn(rank, fan_in) / fan_in**0.5
+                weights[f"{key}.lora_up.weight"] = torch.randn(fan_out, rank) / rank**0.5
+                weights[f"{key}.alpha"] = torch.tensor(float(rank))
+    save_file(weights, target)
+
+
+def _build_tiny(folder: Path) -> None:
+    build_vace(TINY_VACE, folder)
+    write_draft_lora(TINY_VACE, folder / DRAFT_LORA)
+
+
 def ensure_tiny_vace(data_dir: Path) -> Path:
-    """The tiny set's folder in `data_dir`, built on first use and again when `TINY_VACE_VERSION` changes
-    (atomically: `builds.build_once`)."""
-    return build_once(Path(data_dir) / TINY_VACE_DIR, TINY_VACE_VERSION, lambda folder: build_vace(TINY_VACE, folder))
+    """The tiny set's folder in `data_dir` (with its draft LoRA), built on first use and again when
+    `TINY_VACE_VERSION` changes (atomically: `builds.build_once`)."""
+    return build_once(Path(data_dir) / TINY_VACE_DIR, TINY_VACE_VERSION, _build_tiny)
