@@ -33,7 +33,8 @@ def test_each_kind_sends_its_params() -> None:
     common = {"prompt": "ink", "negative_prompt": "blur", "seed": 3, "steps": 2, "guidance": 6.0,
               "controls": {"depth": {"weight": 0.75, "start": 0.0, "end": 1.0},
                            "edges": {"weight": 0.3, "start": 0.0, "end": 1.0}},
-              "use_color": False, "strength": 0.6, "styles": [{"name": "inkwash", "weight": 0.5}], "cache": False}
+              "use_color": False, "strength": 0.6, "styles": [{"name": "inkwash", "weight": 0.5}], "cache": False,
+              "quality": "final"}
     assert Stylize(SHOT, PAINT, 64, 48).params("tiny") == common | {"width": 64, "height": 48, "model": "tiny"}
     assert Rerender(SHOT, PAINT, "t1", (3, 4)).params("tiny") == common | {"parent_take": "t1", "frames": [3, 4]}
     refine = Refine(SHOT, PAINT, "t1", ("Ball",), dilate=2)

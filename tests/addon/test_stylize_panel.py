@@ -194,8 +194,20 @@ def test_a_model_set_with_an_extra_control_shows_it_and_sends_its_weight(
         sys.modules[f"{addon}.job_timer"].tick()
         assert ("prop", "cache") in draw(bpy.types.UNDERPAINT_PT_main, context)
         assert job_params.paint(settings, status.model_set(settings.model)).params()["cache"] is True
+        # Draft too: the switch appears and a draft is sent only where health lists the set's draft models.
+        settings.draft = True
+        assert ("prop", "draft") not in drawn
+        assert job_params.paint(settings, status.model_set(settings.model)).params()["quality"] == "final"
+        painter["capabilities"]["draft"] = True
+        painter["draft"] = {"steps": 4, "guidance": 1.0}
+        status._results.put({"state": "connected", "message": "Connected: Underpaint 0.1.0 on cpu",
+                             "models": [painter], "default_model": "painter"})
+        sys.modules[f"{addon}.job_timer"].tick()
+        assert ("prop", "draft") in draw(bpy.types.UNDERPAINT_PT_main, context)
+        assert job_params.paint(settings, status.model_set(settings.model)).params()["quality"] == "draft"
     finally:
         settings.prompt, settings.model, settings.style, settings.cache = "", chosen, "", False
+        settings.draft = False
         settings.controls.remove(settings.controls.find("edges"))
         for item in settings.controls:
             item.available = True
@@ -233,6 +245,13 @@ def test_a_takes_flicker_is_listed_and_worst_range_sets_the_preview_range(
         assert settings.takes[plain].flicker == -1.0
         assert not bpy.ops.underpaint.worst_range.poll()
         settings.takes.remove(plain)
+        # A draft is marked in the list and in the take's details.
+        draft = scene_takes.add_take(scene, {"id": "shot-012", "params": {"prompt": "ink", "quality": "draft"},
+                                             "frames": [1, 2]}, tmp_path)
+        settings.active_take = draft
+        assert settings.takes[draft].quality == "draft" and settings.takes[index].quality == "final"
+        assert ("label", "Take shot-012 (stylize, draft), frames 1-2") in draw(bpy.types.UNDERPAINT_PT_takes, context)
+        settings.takes.remove(draft)
     finally:
         settings.takes.remove(index)
         settings.active_take = len(settings.takes) - 1

@@ -191,7 +191,7 @@ def test_models_list_says_what_an_artist_needs_to_choose(
     assert main(["models", "list", "--data-dir", str(tmp_path)]) == 0
     listing = capsys.readouterr().out
     sd15 = listing[listing.index("sd15  [animatediff]"):listing.index("tiny  [animatediff]")]
-    assert "download about 12 GB, needs about 8 GB of GPU memory" in sd15 and "speed: fast" in sd15
+    assert "download about 13 GB, needs about 10 GB of GPU memory" in sd15 and "speed: fast" in sd15
     assert "use for: tests and CI only" in listing
     (tmp_path / "models.toml").write_text('[mine]\nengine = "animatediff"\nbase = "a/b"\nvram_gb = "lots"\n')
     assert main(["models", "list", "--data-dir", str(tmp_path)]) == 1

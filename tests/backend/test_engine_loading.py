@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from pathlib import Path
 
+import huggingface_hub
 import numpy as np
 import pytest
 from diffusers import ControlNetModel, MotionAdapter, StableDiffusionPipeline
@@ -265,7 +267,51 @@ def test_pull_builds_what_a_set_builds_and_then_nothing_is_missing(tmp_path: Pat
         "controlnet.normal",
         "controlnet.pose",
         "controlnet.edges",
+        "draft.motion_adapter",
     }
     logged: list[str] = []
     pull(settings, tmp_path, log=logged.append)
     assert missing(settings) == {} and logged == [f"tiny: building the tiny models in {tmp_path}"]
+
+
+def test_a_draft_module_inside_a_hub_repository_is_read_from_the_cache_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`{ repo, path }` names one file of a hub repository (as AnimateDiff-Lightning ships): found in the
+    Hugging Face cache's own layout, else missing with the pull command."""
+    tiny = ensure_tiny_models(tmp_path)
+    cache = tmp_path / "hub"
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    user_sets(
+        tmp_path,
+        f"""
+[hub-draft]
+engine = "animatediff"
+base = "{{data_dir}}/models/tiny/base"
+motion_adapter = "{{data_dir}}/models/tiny/motion_adapter"
+window = 8
+overlap = 2
+scheduler_options = {SCHEDULER}
+
+[hub-draft.controlnets]
+depth = "{{data_dir}}/models/tiny/controlnet_depth"
+
+[hub-draft.draft]
+motion_adapter = {{ repo = "acme/lightning", path = "lightning_4step.safetensors", config = "{{data_dir}}/models/tiny/draft_motion_adapter_config" }}
+""",
+    )
+    settings = parse_settings(get_model_set("hub-draft", tmp_path), tmp_path)
+    assert set(missing(settings)) == {"draft.motion_adapter"}
+    with pytest.raises(EngineError, match=r"acme/lightning/lightning_4step\.safetensors.*models pull hub-draft"):
+        load_engine("hub-draft", tmp_path, device="cpu")
+    snapshot = cache / "models--acme--lightning" / "snapshots" / ("0" * 40)
+    snapshot.mkdir(parents=True)
+    (snapshot / "lightning_4step.safetensors").write_bytes((tiny / "draft_motion_adapter.safetensors").read_bytes())
+    (cache / "models--acme--lightning" / "refs").mkdir()
+    (cache / "models--acme--lightning" / "refs" / "main").write_text("0" * 40)
+    assert missing(settings) == {}
+    engine = load_engine("hub-draft", tmp_path, device="cpu")
+    assert engine.capabilities.draft is not None
+    draft = replace(request(), steps=4, guidance=1.0, draft=True)
+    painted = np.concatenate([c.frames for c in engine.paint(draft, lambda done, total: None)])
+    assert painted.shape == (2, SIZE, SIZE, 3)

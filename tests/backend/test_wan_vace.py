@@ -243,6 +243,22 @@ def test_missing_weights_are_an_error_naming_the_pull_command(data_dir: Path) ->
         WanVaceEngine(absent, data_dir=data_dir, device="cpu")
 
 
+def test_the_draft_lora_is_loaded_for_a_draft_only_and_a_missing_one_names_the_pull(
+    engine: WanVaceEngine, data_dir: Path
+) -> None:
+    final = paint(engine, request(steps=4, guidance=1.0))
+    draft = paint(engine, request(steps=4, guidance=1.0, draft=True))
+    assert not np.array_equal(draft, final) and engine.pipe.get_list_adapters() == {}
+    assert np.array_equal(paint(engine, request(steps=4, guidance=1.0)), final), "unloaded after the draft"
+    elsewhere = ModelSet(
+        name="vace-draft-elsewhere", engine="wan-vace",
+        components={"builder": "tiny-vace", "draft": {"lora": {"repo": "nobody/no-such-lora", "path": "d.safetensors"}}},
+    )
+    lacking = WanVaceEngine(elsewhere, data_dir=data_dir, device="cpu")
+    with pytest.raises(EngineError, match=r"nobody/no-such-lora/d\.safetensors.*models pull vace-draft-elsewhere"):
+        paint(lacking, request(steps=4, guidance=1.0, draft=True))
+
+
 def test_the_colour_render_and_reference_images_are_not_given_together(engine: WanVaceEngine) -> None:
     # The checks every engine shares are the conformance suite's; this one is VACE's own.
     both = request(init_video=depth_video(6), reference_images=[np.zeros((8, 8, 3), np.uint8)])

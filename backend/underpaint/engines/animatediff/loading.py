@@ -70,7 +70,7 @@ def check_available(settings: AnimateDiffSettings) -> None:
     if not absent:
         return
     listed = ", ".join(f"{role} ({source.location})" for role, source in absent.items())
-    if any(source.kind == "hub" for source in absent.values()):
+    if any(source.kind == "hub" or source.repo for source in absent.values()):
         hint = f"run `{pull_command(settings)}` to download it"
     else:
         hint = "fix the path in models.toml"
