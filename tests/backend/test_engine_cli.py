@@ -39,6 +39,8 @@ def test_stylize_in_process_writes_numbered_frames_and_a_take(
     assert "wrote 4 frames" in capsys.readouterr().out
     (take,) = TakeStore.open(data).list()
     assert take.kind == "stylize" and take.frames == [2, 3, 4, 5] and take.params["model"] == "tiny"
+    # The engine's own seconds, beside the painting's: what the service adds is their difference.
+    assert 0 < take.metrics["engine_seconds"] < take.metrics["paint_seconds"]
     again = tmp_path / "again"
     assert main([*args, "--controls", "depth,pose", "--out", str(again), "--data-dir", str(data)]) == 0
     for name, image in frames_in(again).items():

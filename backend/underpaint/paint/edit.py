@@ -38,6 +38,8 @@ from underpaint.engines.registry import ModelSet, engine_factory, get_model_set
 from underpaint.engines.schedule import request_steps
 from underpaint.errors import InputError
 from underpaint.paint.context import PaintServices, ProgressCallback, StopCheck, StyleResolver
+from underpaint.paint.engine_clock import EngineClock
+from underpaint.paint.frame_writer import FrameWriter
 from underpaint.paint.progress import ProgressReporter
 from underpaint.paint.stylize import (
     PaintParams,
@@ -271,12 +273,15 @@ def run_edit(
     if on_take is not None:
         on_take(take.id)
 
+    clock = EngineClock()
+
     def paint() -> None:
         """Parent frames before the span, the span painted and composited, parent frames after it."""
         writer = _EditWriter(takes, plan, take.id, progress)
         writer.copy(range(parent.frame_start, span.frames[0]))
-        for frame, rgb in painted_frames(engine, request, span.frames, progress.stepper(stop)):
-            writer.painted(frame, rgb)
+        with FrameWriter(writer.painted) as background:
+            for frame, rgb in painted_frames(engine, request, span.frames, progress.stepper(stop), clock):
+                background.put(frame, rgb)
         writer.copy(range(span.frames[-1] + 1, parent.frame_end + 1))
 
     def measure() -> dict[str, Any]:
@@ -291,6 +296,6 @@ def run_edit(
         )
         return {"seams": seams, **temporal}
 
-    record_painting(takes, take.id, paint, measure)
+    record_painting(takes, take.id, paint, measure, clock)
     progress.say("done")
     return take.id

@@ -9,6 +9,7 @@ the control images are not painting).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 
@@ -32,6 +33,8 @@ class ProgressReporter:
         self.per_window = 0  # denoising steps per window, once painting starts
         self._since: float | None = None
         self._eta: float | None = None
+        # Steps come from the painting thread, written frames from the frame writer's: one report at a time.
+        self._lock = threading.Lock()
 
     def painting(self, steps_per_window: int) -> None:
         """Painting starts now: the model set is loaded and the control images are made."""
@@ -39,9 +42,10 @@ class ProgressReporter:
         self._since = self._clock()
 
     def say(self, message: str) -> None:
-        done, total = self.steps
-        fraction = STEPS_SHARE * done / max(total, 1) + (1 - STEPS_SHARE) * self.frames / max(self.total, 1)
-        self._report(Progress(fraction, self.frames, self.total, message, self._eta))
+        with self._lock:
+            done, total = self.steps
+            fraction = STEPS_SHARE * done / max(total, 1) + (1 - STEPS_SHARE) * self.frames / max(self.total, 1)
+            self._report(Progress(fraction, self.frames, self.total, message, self._eta))
 
     def step(self, done: int, total: int) -> None:
         self.steps = (done, total)

@@ -4,7 +4,8 @@
 
 reads top to bottom as the method: plan (check the request against the shot),
 load the engine, make the control images, build the paint request, create
-the take, paint — writing each frame to disk before reporting it — and seal
+the take, paint — writing each frame to disk before reporting it, on a
+thread of its own while the engine paints on (`frame_writer`) — and seal
 the take. It needs no HTTP: the job worker and the command line call it alike.
 """
 
@@ -50,6 +51,8 @@ from underpaint.paint.context import (
     StopCheck,
     StyleResolver,
 )
+from underpaint.paint.engine_clock import EngineClock
+from underpaint.paint.frame_writer import FrameWriter
 from underpaint.paint.progress import ProgressReporter
 from underpaint.paint.temporal import temporal_metrics
 from underpaint.shot.package import ShotPackage
@@ -401,26 +404,38 @@ def run_stylize(
     if on_take is not None:
         on_take(take.id)
 
+    def write(frame: int, rgb: np.ndarray) -> None:
+        takes.write_frame(take.id, frame, rgb)
+        progress.frame_written(frame)
+
+    clock = EngineClock()
+
     def paint() -> None:
-        for frame, rgb in painted_frames(engine, request, plan.frames, progress.stepper(stop)):
-            takes.write_frame(take.id, frame, rgb)
-            progress.frame_written(frame)
+        with FrameWriter(write) as writer:
+            for frame, rgb in painted_frames(engine, request, plan.frames, progress.stepper(stop), clock):
+                writer.put(frame, rgb)
 
     def measure() -> dict[str, Any]:
         progress.say("measuring flicker along the shot's motion")
         return temporal_metrics(package, takes, take.id, plan.frames, plan.resize)
 
-    record_painting(takes, take.id, paint, measure)
+    record_painting(takes, take.id, paint, measure, clock)
     progress.say("done")
     return take.id
 
 
 def painted_frames(
-    engine: Engine, request: PaintRequest, frames: list[int], on_step: Callable[[int, int], None]
+    engine: Engine,
+    request: PaintRequest,
+    frames: list[int],
+    on_step: Callable[[int, int], None],
+    clock: EngineClock | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
-    """The engine's painting of `frames` as (Blender frame, RGB) pairs, checked to come once each, in order."""
+    """The engine's painting of `frames` as (Blender frame, RGB) pairs, checked to come once each, in order
+    (the engine's own time counted on `clock`)."""
+    clock = clock or EngineClock()
     done = 0
-    for chunk in engine.paint(request, on_step):
+    for chunk in clock.timed(engine.paint(request, clock.outside(on_step))):
         if chunk.start != done:
             raise EngineError(f"engine yielded frames from {chunk.start}, expected {done}")
         for offset, rgb in enumerate(chunk.frames):
@@ -431,20 +446,29 @@ def painted_frames(
 
 
 def record_painting(
-    takes: TakeStore, take_id: str, paint: Callable[[], None], measure: Callable[[], dict[str, Any]] = dict
+    takes: TakeStore,
+    take_id: str,
+    paint: Callable[[], None],
+    measure: Callable[[], dict[str, Any]],
+    clock: EngineClock,
 ) -> None:
     """Run `paint` and seal take `take_id` as it ended, re-raising any exception.
 
-    Done: with `paint_seconds` and the metrics `measure` returns afterwards. Cancelled: with the frames
-    painted so far. Failed (`measure` failing included): with the error.
+    Done: with `paint_seconds`, `engine_seconds` (the engine's own share of them, from `clock`) and the
+    metrics `measure` returns afterwards. Cancelled: with the frames painted so far and both times.
+    Failed (`measure` failing included): with the error.
     """
     started = time.perf_counter()
+
+    def times() -> dict[str, float]:
+        return {"paint_seconds": time.perf_counter() - started, "engine_seconds": clock.seconds}
+
     try:
         paint()
-        metrics = {"paint_seconds": time.perf_counter() - started}
+        metrics: dict[str, Any] = times()
         metrics.update(measure())
     except Cancelled:
-        takes.finish(take_id, "cancelled", {"paint_seconds": time.perf_counter() - started})
+        takes.finish(take_id, "cancelled", times())
         raise
     except BaseException as exc:
         takes.finish(take_id, "failed", error=f"{type(exc).__name__}: {exc}")
