@@ -4,9 +4,12 @@ Builds the published 1.3B layout (`WAN_VACE_1_3B`: the VACE transformer, the Wan
 VAE, the UMT5-XXL encoder) with random weights into a scratch folder, loads it
 through the `wan-vace` engine (the code that loads the real checkpoint: bf16,
 VAE in fp32), and paints an 81-frame 832x480 shot with a depth control video,
-beside the plain `WanVACEPipeline` call on the same components and inputs.
-Random weights paint noise, but every layer does its real work, so the time and
-memory are those of the real model. Without CUDA it says so and exits.
+beside the plain `WanVACEPipeline` call on the same components and inputs; then,
+in one table, the final schedule with the step cache, the draft (a random
+rank-32 LoRA of the draft's layout, 4 steps, no guidance) and the compiled
+blocks (`compile = "always"`: the first job's warm-up, then a second job of the
+same shape). Random weights paint noise, but every layer does its real work, so
+the time and memory are those of the real model. Without CUDA it says so and exits.
 
     .venv/bin/python bench/backend/wan_vace_gpu.py [--steps 20] [--frames 81] [--offload never,always]
 """
@@ -17,6 +20,7 @@ import argparse
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +29,7 @@ from wan_vace_overhead import direct_call, engine_call
 
 from underpaint.engines.base import PaintRequest, PromptSpan
 from underpaint.engines.registry import load_engine
-from underpaint.engines.wan_vace.tiny import WAN_VACE_1_3B, build_vace
+from underpaint.engines.wan_vace.tiny import DRAFT_LORA, WAN_VACE_1_3B, build_vace, write_draft_lora
 
 
 def depth_video(frames: int, height: int, width: int) -> np.ndarray:
@@ -60,11 +64,18 @@ def paint_request(frames: int, height: int, width: int, steps: int) -> PaintRequ
     )
 
 
+def random_set(folder: Path, offload: str, compile_mode: str = "never") -> str:
+    """The random 1.3B as a models.toml table, with its draft LoRA and the compile mode."""
+    return (
+        f'["random-1.3b"]\nengine = "wan-vace"\npipeline = "{folder}"\noffload = "{offload}"\n'
+        f'compile = "{compile_mode}"\n'
+        f'["random-1.3b".draft]\nlora = "{folder / DRAFT_LORA}"\nsteps = 4\nguidance = 1.0\n'
+    )
+
+
 def bench_mode(scratch: Path, folder: Path, offload: str, args: argparse.Namespace) -> None:
     """Load the random 1.3B through the engine with `offload`, then time diffusers and the engine on one shot."""
-    (scratch / "models.toml").write_text(
-        f'["random-1.3b"]\nengine = "wan-vace"\npipeline = "{folder}"\noffload = "{offload}"\n'
-    )
+    (scratch / "models.toml").write_text(random_set(folder, offload))
     start = time.perf_counter()
     engine = load_engine("random-1.3b", scratch, device="cuda")
     loaded = time.perf_counter() - start
@@ -78,7 +89,16 @@ def bench_mode(scratch: Path, folder: Path, offload: str, args: argparse.Namespa
     direct, _ = measure("diffusers", direct_call(engine, req), args.frames, args.steps)
     through, _ = measure("engine", engine_call(engine, req), args.frames, args.steps)
     print(f"engine overhead on the GPU: {through / direct - 1:+.1%}")
+    measure("cache", engine_call(engine, replace(req, cache=True)), args.frames, args.steps)
+    draft = replace(req, steps=4, guidance=1.0, draft=True)
+    measure("draft", engine_call(engine, draft), args.frames, draft.steps)
     del engine
+    torch.cuda.empty_cache()
+    (scratch / "models.toml").write_text(random_set(folder, offload, "always"))
+    compiled = load_engine("random-1.3b", scratch, device="cuda")
+    measure("compile 1st", engine_call(compiled, req), args.frames, args.steps)  # the warm-up, stated
+    measure("compiled", engine_call(compiled, req), args.frames, args.steps)
+    del compiled
     torch.cuda.empty_cache()
 
 
@@ -97,6 +117,7 @@ def main() -> int:
         folder = Path(scratch) / "wan-vace-1.3b-random"
         start = time.perf_counter()
         build_vace(WAN_VACE_1_3B, folder, device="cuda", dtype=torch.bfloat16)
+        write_draft_lora(WAN_VACE_1_3B, folder / DRAFT_LORA, rank=32)
         torch.cuda.empty_cache()
         print(
             f"wan-vace 1.3B layout, random weights, on {torch.cuda.get_device_name()}: {args.frames} frames "

@@ -8,10 +8,12 @@ and (for edits) the parent take's pixels outside the edit.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from conftest import DataDirFactory
 from diffusers import WanVACEPipeline
 from peft import LoraConfig, get_peft_model_state_dict
@@ -25,6 +27,7 @@ from underpaint.engines.base import (
     StyleRef,
     available,
 )
+from underpaint.engines.compile import cache_folder
 from underpaint.engines.registry import ModelSet, engine_factory, get_model_set, load_engine
 from underpaint.engines.wan_vace.cache import computed_steps
 from underpaint.engines.wan_vace.engine import WanVaceEngine
@@ -290,3 +293,27 @@ def test_the_step_cache_skips_attention_as_it_claims_and_stays_close(engine: Wan
     assert difference.mean() < 0.1 and difference.max() < 16
     assert np.array_equal(again, plain) and calls[0] == 2 * steps  # the cache is gone after the job
 
+
+
+def test_compiled_blocks_paint_like_eager_and_compile_once_per_shape(engine: WanVaceEngine, data_dir: Path) -> None:
+    """Regional compilation (`compile = "always"`: on the CPU too): each block class compiled in place,
+    the painting as the eager one's within float reordering, a second job of the shape not compiled again,
+    inductor's caches in the data dir."""
+    compiled_set = ModelSet(
+        name="tiny-vace-compiled", engine="wan-vace", components={"builder": "tiny-vace", "compile": "always"}
+    )
+    assert not engine_factory("wan-vace").capabilities(compiled_set, data_dir).cache, "no step cache with it"
+    compiled = WanVaceEngine(compiled_set, data_dir=data_dir, device="cpu")
+    blocks = [b for b in compiled.pipe.transformer.modules() if type(b).__name__ in ("WanTransformerBlock",
+                                                                                      "WanVACETransformerBlock")]
+    assert blocks and all(b._compiled_call_impl is not None for b in blocks)
+    eager = paint(engine, request())
+    torch._dynamo.utils.counters.clear()
+    first = paint(compiled, request())
+    graphs = torch._dynamo.utils.counters["stats"]["unique_graphs"]
+    assert graphs > 0
+    assert np.abs(first.astype(int) - eager).max() <= 2
+    assert np.array_equal(paint(compiled, request(seed=4)), paint(compiled, request(seed=4)))
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == graphs, "the same shape compiled again"
+    # Inductor's caches where the data dir keeps them (unless the environment named a folder before).
+    assert any(Path(os.environ.get("TORCHINDUCTOR_CACHE_DIR", cache_folder(data_dir))).iterdir())

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, model_validator
 
 from ...control.registry import CONTROLS
+from ..compile import CompileMode
 from ..config import DraftConfig, EngineConfig, parse_config
 from ..registry import ModelSet
 from ..sources import FileSource
@@ -43,6 +44,8 @@ class VaceOptions(EngineConfig):
     # Wan 2.1's 480p size; the add-on's AUTO size keeps its pixel count.
     native_size: Annotated[tuple[int, int], Field(strict=False)] = (832, 480)
     draft: VaceDraft | None = None
+    # Regional torch.compile of the transformer's blocks (`engines.compile`): never | cuda | always.
+    compile: CompileMode = "never"
 
     @model_validator(mode="after")
     def _consistent(self) -> VaceOptions:

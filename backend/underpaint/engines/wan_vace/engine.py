@@ -32,6 +32,7 @@ from PIL import Image
 from ...control.overlay import drawn_over
 from ..base import Capabilities, ControlSetting, EngineError, FrameChunk, PaintRequest, StepCallback, StyleRef
 from ..checks import check_request
+from ..compile import compile_repeated_blocks, wants_compile
 from ..devices import choose_device, out_of_memory_as_error
 from ..edits import keep_known
 from ..lora import check_styles, styles_applied
@@ -104,6 +105,8 @@ class WanVaceEngine:
         # The hub id or local folder the pipeline was loaded from.
         self.source = source(self.options, Path(data_dir))
         self.pipe = load_pipeline(self.model_set, self.source, self.device, self.options.offload)
+        if wants_compile(self.options.compile, self.device):
+            compile_repeated_blocks(self.pipe.transformer, Path(data_dir), self.model_set)
         self._scheduler_config = dict(self.pipe.scheduler.config)
         self._temporal = self.pipe.vae_scale_factor_temporal
         self._size_multiple = self.pipe.vae_scale_factor_spatial * self.pipe.transformer.config.patch_size[1]

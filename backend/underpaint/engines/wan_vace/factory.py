@@ -17,8 +17,8 @@ TEMPORAL = 4
 
 
 def options_capabilities(options: VaceOptions) -> Capabilities:
-    """One control video, masks, reference images, styles, video-to-video, the step cache, a draft where
-    the set has a draft LoRA; windows of 4k+1 frames."""
+    """One control video, masks, reference images, styles, video-to-video, the step cache (unless the set
+    compiles its blocks), a draft where the set has a draft LoRA; windows of 4k+1 frames."""
     return Capabilities(
         controls=tuple(c for c in CONTROLS if c in options.controls),
         native_size=options.native_size,
@@ -28,7 +28,7 @@ def options_capabilities(options: VaceOptions) -> Capabilities:
         frame_multiple=TEMPORAL,
         frame_remainder=1,
         references=True,
-        cache=True,
+        cache=options.compile == "never",
         draft=None if options.draft is None else options.draft.schedule(),
     )
 
