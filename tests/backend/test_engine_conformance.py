@@ -238,3 +238,50 @@ def test_a_table_with_a_wrong_key_or_type_names_the_set_and_the_key(tmp_path: Pa
         model_set = get_model_set(name, tmp_path)
         with pytest.raises(EngineError, match=f"model set '{name}'.*{message}"):
             engine_factory(model_set.engine).capabilities(model_set, tmp_path)
+
+
+class MemoryCheckpoint:
+    """A checkpoint kept in memory, copied in and out as the file store does."""
+
+    def __init__(self) -> None:
+        self.state: dict[str, np.ndarray] | None = None
+        self.saves = 0
+
+    def load(self) -> dict[str, np.ndarray] | None:
+        return None if self.state is None else {k: v.copy() for k, v in self.state.items()}
+
+    def save(self, state: dict[str, np.ndarray]) -> None:
+        self.state, self.saves = {k: np.array(v, copy=True) for k, v in state.items()}, self.saves + 1
+
+
+def test_a_paint_resumed_from_its_checkpoint_gives_the_same_frames(setup: tuple[Engine, Capabilities]) -> None:
+    engine, _ = setup
+    frames = 12  # two windows on every tiny set
+    request = make_request(num_frames=frames, steps=10, controls={"depth": blob(frames)})
+    whole = paint(engine, request)
+    checkpoint = MemoryCheckpoint()
+    yielded: dict[int, np.ndarray] = {}
+    totals: list[int] = []
+
+    def stop_at_the_last_step(done: int, total: int) -> None:
+        totals.append(total)
+        if done == total:
+            raise Cancelled  # as a shutdown would, after the state was saved
+
+    with pytest.raises(Cancelled):
+        for chunk in engine.paint(replace(request, checkpoint=checkpoint), stop_at_the_last_step):
+            yielded.update({chunk.start + i: f for i, f in enumerate(chunk.frames)})
+    assert checkpoint.saves >= 1
+    steps_then: list[int] = []
+    resumed = list(engine.paint(replace(request, checkpoint=checkpoint), lambda d, t: steps_then.append(d)))
+    assert steps_then[0] > 1 and steps_then[-1] == totals[-1], "the resumed paint counts on from its state"
+    for chunk in resumed:
+        yielded.update({chunk.start + i: f for i, f in enumerate(chunk.frames)})
+    assert sorted(yielded) == list(range(frames))
+    assert np.array_equal(np.stack([yielded[i] for i in range(frames)]), whole)
+    other = MemoryCheckpoint()
+    other.state = checkpoint.state
+    another = replace(request, seed=9)
+    assert np.array_equal(paint(engine, replace(another, checkpoint=other)), paint(engine, another)), (
+        "the state of another request is ignored"
+    )

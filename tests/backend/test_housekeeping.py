@@ -15,6 +15,7 @@ from underpaint.blobs import BlobStore
 from underpaint.cli import main
 from underpaint.database import Database
 from underpaint.jobs.store import JobStore
+from underpaint.takes.checkpoints import CheckpointStore
 from underpaint.takes.housekeeping import collect
 from underpaint.takes.store import DB_FILE, TAKES_DIR, Take, TakeImmutable, TakeStore
 
@@ -115,3 +116,18 @@ def test_serve_with_a_retention_setting_collects_at_start(tmp_path: Path) -> Non
         assert "retention: removed 1 failed takes and 1 unused uploads" in live.log.read_text()
     assert takes.get(done.id).state == "done" and takes.directory(done.id).is_dir()
     assert blobs.path(shot).exists()  # the done take's shot is still referenced
+
+
+def test_a_checkpoint_left_beside_a_finished_take_goes_and_a_running_takes_stays(tmp_path: Path) -> None:
+    takes = TakeStore(Database(tmp_path / DB_FILE), tmp_path / TAKES_DIR)
+    checkpoints = CheckpointStore(tmp_path)
+    done = take(takes, "done", None)
+    running = takes.create(shot="sh 010", shot_sha=None, kind="stylize", params={}, frame_start=1, frame_end=1,
+                           width=4, height=2)
+    for take_id in (done.id, running.id):
+        checkpoints.of(take_id).save({"step": np.array(5)})
+    dry = collect(BlobStore(tmp_path / "blobs"), takes, [], dry_run=True, checkpoints=checkpoints)
+    assert dry.checkpoints == [done.id] and checkpoints.takes() == sorted([done.id, running.id])
+    collect(BlobStore(tmp_path / "blobs"), takes, [], checkpoints=checkpoints)
+    assert checkpoints.takes() == [running.id]
+    assert int(checkpoints.of(running.id).load()["step"]) == 5  # type: ignore[index]

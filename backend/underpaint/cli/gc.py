@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     verb = "would remove" if args.dry_run else "removed"
     for take in result.takes:
         print(f"{verb} take {take}")
-    print(f"{verb} {len(result.takes)} takes and {len(result.blobs)} blobs, "
+    print(f"{verb} {len(result.takes)} takes, {len(result.blobs)} blobs and {len(result.checkpoints)} stale "
+          "checkpoints, "
           f"{result.freed_bytes / MIB:.1f} MiB, from {directory}")
     return 0

@@ -70,6 +70,22 @@ class PromptSpan:
     prompt: str
 
 
+class Checkpoint(Protocol):
+    """Where an engine keeps the state it resumes from (one per take; written atomically, whole or not at
+    all): arrays and integers only (`np.ndarray`), so a checkpoint reads back on any machine.
+
+    `save` may be called only while the frames yielded so far are all the state leaves out: the caller's
+    `save` first puts every frame it was handed on disk.
+    """
+
+    def load(self) -> dict[str, np.ndarray] | None:
+        """The state last saved, or None."""
+        ...
+
+    def save(self, state: dict[str, np.ndarray]) -> None:
+        ...
+
+
 @dataclass
 class PaintRequest:
     """Everything an engine needs to paint `num_frames` frames at `width` x `height`.
@@ -107,6 +123,10 @@ class PaintRequest:
     # Paint with the set's step-distilled draft models (`Capabilities.draft`). The caller sets `steps` and
     # `guidance` to the draft's schedule: the engine paints what the request says, with the draft's models.
     draft: bool = False
+    # Where to save resumable state every few steps, and to resume from when it holds some: a resumed
+    # paint yields the same frames as an uninterrupted one, from where its state left off (the frames
+    # before it are already final). None: nothing is saved.
+    checkpoint: Checkpoint | None = None
 
     def prompt_at(self, index: int) -> str:
         """The prompt in force at frame `index` of the request."""

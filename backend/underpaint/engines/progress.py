@@ -14,6 +14,10 @@ class StepCounter:
     def __init__(self, on_step: StepCallback, total: int) -> None:
         self.on_step, self.total, self.done = on_step, total, 0
 
+    def resume(self, done: int) -> None:
+        """Count `done` steps as run already (a paint resumed from its checkpoint)."""
+        self.done = done
+
     def step(self) -> None:
         self.done += 1
         self.on_step(self.done, self.total)

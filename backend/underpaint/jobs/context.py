@@ -6,7 +6,7 @@ submit time (bad input is refused with a 4xx before anything is queued), and
 `run`, the work itself. `run` receives a `JobContext`: the shared services,
 the worker's device and engine, and the two callbacks every long job needs —
 `report` for progress and `check` to stop (it raises `Cancelled` when the
-user cancelled, `Interrupted` when the server shuts down).
+user cancelled, `Interrupted` (`paint.context`) when the server shuts down).
 
 Kinds are found by `underpaint.jobs.kinds.discover()`: any module in that
 package defining `KIND = JobKind(...)` is a job kind, so adding one never
@@ -29,10 +29,6 @@ from underpaint.shot.package import ShotPackage
 from .store import JobStore
 
 
-class Interrupted(Exception):
-    """The server is shutting down: the job stops and is recorded as failed ('interrupted'), not cancelled."""
-
-
 @dataclass(kw_only=True)
 class Services(PaintServices):
     """Everything shared by the API and all workers of one data directory (`server.services` opens it)."""
@@ -52,6 +48,8 @@ class JobContext:
     report: ProgressCallback
     check: StopCheck
     set_take: Callable[[str], None]
+    # The take a job put back in the queue after a restart paints on into (from its checkpoint).
+    resume: str | None = None
 
     def package(self) -> ShotPackage:
         if self.shot is None:

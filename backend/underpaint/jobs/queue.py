@@ -28,10 +28,10 @@ from underpaint.engines.base import Cancelled, EngineError
 from underpaint.engines.pool import EngineCache, EngineLoader
 from underpaint.errors import InputError, disk_full, is_disk_full
 from underpaint.jobs.log import log_event
-from underpaint.paint.context import Progress
+from underpaint.paint.context import Interrupted, Progress
 from underpaint.shot.package import describe_errors
 
-from .context import Interrupted, JobContext, JobKind, Services
+from .context import JobContext, JobKind, Services
 from .store import Job
 
 log = logging.getLogger("underpaint.jobs")
@@ -113,10 +113,14 @@ class JobQueue:
 
     def start(self) -> None:
         """Recover from an earlier crash, then start one worker per device."""
-        for take in self.services.takes.recover():
+        resumable = self._resumable()
+        for take in self.services.takes.recover(resuming=resumable):
             log.warning("take %s was left running by a previous server; marked failed", take.id)
-        for job in self.services.jobs.recover():
-            log.warning("job %s was running when the server stopped; marked failed", job.id)
+        for job in self.services.jobs.recover(resumable):
+            if job.state == "queued":
+                log.warning("job %s was running when the server stopped; it resumes from its checkpoint", job.id)
+            else:
+                log.warning("job %s was running when the server stopped; marked failed", job.id)
         for device in self.devices:
             thread = threading.Thread(target=self._supervise, args=(device,), name=f"worker-{device}", daemon=True)
             thread.start()
@@ -129,6 +133,15 @@ class JobQueue:
             self._cond.notify_all()
         for thread in self._threads:
             thread.join(timeout)
+
+    def _resumable(self) -> set[str]:
+        """Takes left running by a job left running (or put back in the queue by a shutdown), with a
+        checkpoint to resume from."""
+        checkpoints = self.services.checkpoints
+        if checkpoints is None:
+            return set()
+        running = {job.take for job in self.services.jobs.unfinished() if job.take}
+        return running & set(self.services.takes.running()) & set(checkpoints.takes())
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -174,6 +187,7 @@ class JobQueue:
         job = self.services.jobs.request_cancel(job_id)
         if job.state == "cancelled":  # it was still queued: it ends here (a running one ends in its worker)
             log_event(job)
+            self._end_resumed_take(job)
         event = self._cancel.get(job_id)
         if event is not None:
             event.set()
@@ -182,6 +196,14 @@ class JobQueue:
 
     def get(self, job_id: str) -> Job:
         return self.services.jobs.get(job_id)
+
+    def _end_resumed_take(self, job: Job) -> None:
+        """A job cancelled while queued to resume: its take ends cancelled with its frames, its checkpoint goes."""
+        if not job.take or self.services.takes.get(job.take).state != "running":
+            return
+        self.services.takes.finish(job.take, "cancelled")
+        if self.services.checkpoints is not None:
+            self.services.checkpoints.of(job.take).remove()
 
     # -- workers -----------------------------------------------------------------------------------
 
@@ -266,10 +288,13 @@ class JobQueue:
             jobs.set_take(job.id, take_id)
             self._announce(job.id)
 
-        ctx = JobContext(job.id, job.shot, self.services, device, engines.get, report, check, set_take)
+        ctx = JobContext(job.id, job.shot, self.services, device, engines.get, report, check, set_take, job.take)
         try:
             ending = self._attempt(job, ctx)
             try:
+                if ending.state == "queued":  # interrupted with a checkpoint: it resumes when a worker is back
+                    log_event(jobs.requeue(ending.job, ending.message))
+                    return
                 self._seal_take(ending)
                 log_event(jobs.finish(ending.job, ending.state, ending.message, ending.error))
             except Exception as exc:
@@ -297,6 +322,10 @@ class JobQueue:
             done = self.services.jobs.get(job.id).frames_done
             return Ending(job.id, "cancelled", f"cancelled; {done} finished frames kept")
         except Interrupted as exc:
+            take = self.services.jobs.get(job.id).take
+            checkpoints = self.services.checkpoints
+            if take and checkpoints is not None and checkpoints.of(take).exists():
+                return Ending(job.id, "queued", "interrupted; resumes from its checkpoint when the server starts")
             return Ending(job.id, "failed", "interrupted", ("interrupted", f"{exc}; finished frames were kept"))
         except InputError as exc:
             return Ending(job.id, "failed", exc.message, (exc.code, exc.message))

@@ -14,6 +14,7 @@ import json
 import re
 import sqlite3
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -175,16 +176,30 @@ class JobStore:
             )
         return self.get(job_id)
 
-    def recover(self) -> list[Job]:
-        """After a crash: every job left running becomes failed with the reason."""
-        rows = self.db.query("SELECT id FROM jobs WHERE state = 'running'")
-        return [
-            self.finish(
-                row["id"], "failed", "interrupted by a server restart",
-                ("interrupted", "the server stopped while this job was running; finished frames were kept"),
-            )
-            for row in rows
-        ]
+    def requeue(self, job_id: str, message: str) -> Job:
+        """A running job back in the queue, in its place (its `seq`) and with its take: it resumes."""
+        self.db.execute(
+            "UPDATE jobs SET state = 'queued', message = ?, eta_seconds = NULL WHERE id = ? AND state = 'running'",
+            (message, job_id),
+        )
+        return self.get(job_id)
+
+    def running(self) -> builtins.list[Job]:
+        return [_job(r) for r in self.db.query("SELECT * FROM jobs WHERE state = 'running' ORDER BY seq")]
+
+    def recover(self, resumable: Collection[str] = ()) -> builtins.list[Job]:
+        """After a crash: a job left running whose take is in `resumable` (it has a checkpoint) goes back
+        in the queue to resume; every other one becomes failed with the reason."""
+        recovered = []
+        for job in self.running():
+            if job.take in resumable:
+                recovered.append(self.requeue(job.id, "resuming from its checkpoint after a server restart"))
+            else:
+                recovered.append(self.finish(
+                    job.id, "failed", "interrupted by a server restart",
+                    ("interrupted", "the server stopped while this job was running; finished frames were kept"),
+                ))
+        return recovered
 
     def list(self, limit: int = 100) -> list[Job]:
         return [_job(r) for r in self.db.query("SELECT * FROM jobs ORDER BY seq DESC LIMIT ?", (limit,))]

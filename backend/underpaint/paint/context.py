@@ -12,7 +12,13 @@ from pathlib import Path
 
 from underpaint.blobs import BlobStore
 from underpaint.engines.base import Engine, StyleRef
+from underpaint.takes.checkpoints import CheckpointStore
 from underpaint.takes.store import TakeStore
+
+
+class Interrupted(Exception):
+    """The server is shutting down: the job stops and is recorded as failed ('interrupted'), not cancelled,
+    unless its painting saved a checkpoint to resume from."""
 
 
 @dataclass(frozen=True)
@@ -44,3 +50,5 @@ class PaintServices:
     takes: TakeStore
     default_model: Callable[[], str | None] = lambda: None
     resolve_style: StyleResolver | None = None
+    # Where paintings save the state they resume from after a restart (None: they save none).
+    checkpoints: CheckpointStore | None = None

@@ -51,10 +51,12 @@ from underpaint.paint.stylize import (
     plan_stylize,
     prepare_paint,
     record_painting,
+    resumed_take,
     schedule_record,
 )
 from underpaint.paint.temporal import temporal_metrics
 from underpaint.shot.package import ShotPackage, describe_validation_error
+from underpaint.takes.checkpoints import CheckpointStore
 from underpaint.takes.composite import composite, copy_frame, feathered_alpha
 from underpaint.takes.seams import edit_seams
 from underpaint.takes.store import TAKE_ID, Take, TakeStore
@@ -221,17 +223,23 @@ def _parent_depth_range(parent: Take) -> DepthRange | None:
 class _EditWriter:
     """Writes the new take in frame order: parent files, painted frames, composites."""
 
-    def __init__(self, takes: TakeStore, plan: EditPlan, take_id: str, progress: ProgressReporter) -> None:
-        self.takes, self.plan, self.take_id, self.progress = takes, plan, take_id, progress
+    def __init__(
+        self, takes: TakeStore, plan: EditPlan, take: Take, progress: ProgressReporter
+    ) -> None:
+        self.takes, self.plan, self.take_id, self.progress = takes, plan, take.id, progress
+        self.present = set(take.frames)  # a resumed take's frames on disk already
 
     def copy(self, frames: range) -> None:
         for frame in frames:
-            copy_frame(self.takes, self.plan.parent.id, self.take_id, frame)
+            if frame not in self.present:
+                copy_frame(self.takes, self.plan.parent.id, self.take_id, frame)
             self.progress.frame_written(frame)
 
     def painted(self, frame: int, rgb: np.ndarray) -> None:
         region = self.plan.region
-        if frame not in region.frames:
+        if frame in self.present:
+            pass
+        elif frame not in region.frames:
             copy_frame(self.takes, self.plan.parent.id, self.take_id, frame)
         elif region.masks is None:
             self.takes.write_frame(self.take_id, frame, rgb)
@@ -254,8 +262,11 @@ def run_edit(
     on_take: Callable[[str], None] | None = None,
     resolve_style: StyleResolver | None = None,
     references: list[np.ndarray] | None = None,
+    checkpoints: CheckpointStore | None = None,
+    resume: str | None = None,
 ) -> str:
-    """Paint the edit into a new take of kind `kind` and return its id (cancel and failure as `run_stylize`)."""
+    """Paint the edit into a new take of kind `kind` (or on into running take `resume`) and return its id
+    (cancel, failure, checkpoints and resuming as `run_stylize`)."""
     stop = check or (lambda: None)
     parent, span = plan.parent, plan.plan
     progress = ProgressReporter(report, parent.frame_end - parent.frame_start + 1)
@@ -264,7 +275,7 @@ def run_edit(
     )
     progress.painting(request_steps(request))
     request.known, request.repaint_mask = _known_frames(takes, plan)
-    take = takes.create(
+    take = resumed_take(takes, resume, package) if resume else takes.create(
         shot=package.shot.shot, shot_sha=package.sha256, kind=kind,
         params={**plan.record, "schedule": schedule_record(request)},
         frame_start=parent.frame_start, frame_end=parent.frame_end, width=parent.width, height=parent.height,
@@ -277,10 +288,14 @@ def run_edit(
 
     def paint() -> None:
         """Parent frames before the span, the span painted and composited, parent frames after it."""
-        writer = _EditWriter(takes, plan, take.id, progress)
+        writer = _EditWriter(takes, plan, take, progress)
         writer.copy(range(parent.frame_start, span.frames[0]))
         with FrameWriter(writer.painted) as background:
-            for frame, rgb in painted_frames(engine, request, span.frames, progress.stepper(stop), clock):
+            if checkpoints is not None:
+                request.checkpoint = checkpoints.of(take.id, before_save=background.flush)
+            for frame, rgb in painted_frames(
+                engine, request, span.frames, progress.stepper(stop), clock, writer.present
+            ):
                 background.put(frame, rgb)
         writer.copy(range(span.frames[-1] + 1, parent.frame_end + 1))
 
@@ -296,6 +311,6 @@ def run_edit(
         )
         return {"seams": seams, **temporal}
 
-    record_painting(takes, take.id, paint, measure, clock)
+    record_painting(takes, take.id, paint, measure, clock, checkpoints.of(take.id) if checkpoints else None)
     progress.say("done")
     return take.id

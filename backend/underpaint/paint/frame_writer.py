@@ -40,6 +40,11 @@ class FrameWriter:
         self._thread.start()
         return self
 
+    def flush(self) -> None:
+        """Wait until every frame handed over is on disk; raises a write that failed."""
+        self._queue.join()
+        self._raise_failure()
+
     def put(self, frame: int, rgb: np.ndarray) -> None:
         """Hand a frame over (waiting while `depth` frames are queued); raises a write that failed."""
         self._raise_failure()
@@ -66,3 +71,5 @@ class FrameWriter:
                     self._write(*item)
                 except BaseException as exc:  # kept for the painting thread, which raises it
                     self._error = exc
+            self._queue.task_done()
+        self._queue.task_done()

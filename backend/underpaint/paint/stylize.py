@@ -46,6 +46,7 @@ from underpaint.errors import InputError
 from underpaint.images import read_png
 from underpaint.paint.context import (
     EngineProvider,
+    Interrupted,
     PaintServices,
     ProgressCallback,
     StopCheck,
@@ -57,7 +58,8 @@ from underpaint.paint.progress import ProgressReporter
 from underpaint.paint.temporal import temporal_metrics
 from underpaint.shot.package import ShotPackage
 from underpaint.styles.registry import NAME_PATTERN
-from underpaint.takes.store import TakeStore
+from underpaint.takes.checkpoints import CheckpointStore, TakeCheckpoint
+from underpaint.takes.store import Take, TakeStore
 
 # Largest generation size accepted (pixels per frame); 2048x2048 is already far past SD1.5's comfort.
 MAX_GENERATION_PIXELS = 2048 * 2048
@@ -375,14 +377,18 @@ def run_stylize(
     on_take: Callable[[str], None] | None = None,
     resolve_style: StyleResolver | None = None,
     references: list[np.ndarray] | None = None,
+    checkpoints: CheckpointStore | None = None,
+    resume: str | None = None,
 ) -> str:
-    """Paint `package` into a new take and return its id.
+    """Paint `package` into a new take (or on into running take `resume`) and return its id.
 
     `engines(model_set_name)` returns a loaded engine; `report` receives
     progress (a frame is counted only once its file is on disk); `check` is
     called at every step and raises `Cancelled` to stop — the take then keeps
     its frames and is marked cancelled, and `Cancelled` propagates. `on_take`
-    learns the take id as soon as the take exists.
+    learns the take id as soon as the take exists. With `checkpoints` the
+    engine saves its state every few steps; a job interrupted by a shutdown
+    then leaves its take running, to `resume` from that state.
     """
     stop = check or (lambda: None)
     plan = plan_stylize(package, params, default_model)
@@ -396,32 +402,46 @@ def run_stylize(
         "frames": (plan.frames[0], plan.frames[-1]),
     })
     record = {**resolved.model_dump(mode="json"), "schedule": schedule_record(request)}
-    take = takes.create(
+    take = resumed_take(takes, resume, package) if resume else takes.create(
         shot=package.shot.shot, shot_sha=package.sha256, kind="stylize", params=record,
         frame_start=plan.frames[0], frame_end=plan.frames[-1], width=plan.size[0], height=plan.size[1],
         control=controls.metadata(), work_units=engine.work_units(request),
     )
     if on_take is not None:
         on_take(take.id)
+    present = set(take.frames)  # a resumed take's frames on disk already
 
     def write(frame: int, rgb: np.ndarray) -> None:
-        takes.write_frame(take.id, frame, rgb)
+        if frame not in present:
+            takes.write_frame(take.id, frame, rgb)
         progress.frame_written(frame)
 
     clock = EngineClock()
 
     def paint() -> None:
         with FrameWriter(write) as writer:
-            for frame, rgb in painted_frames(engine, request, plan.frames, progress.stepper(stop), clock):
+            if checkpoints is not None:
+                request.checkpoint = checkpoints.of(take.id, before_save=writer.flush)
+            for frame, rgb in painted_frames(
+                engine, request, plan.frames, progress.stepper(stop), clock, present
+            ):
                 writer.put(frame, rgb)
 
     def measure() -> dict[str, Any]:
         progress.say("measuring flicker along the shot's motion")
         return temporal_metrics(package, takes, take.id, plan.frames, plan.resize)
 
-    record_painting(takes, take.id, paint, measure, clock)
+    record_painting(takes, take.id, paint, measure, clock, checkpoints.of(take.id) if checkpoints else None)
     progress.say("done")
     return take.id
+
+
+def resumed_take(takes: TakeStore, take_id: str, package: ShotPackage) -> Take:
+    """The running take a job paints on into after a restart."""
+    take = takes.get(take_id)
+    if take.state != "running" or take.shot != package.shot.shot:
+        raise InputError("not_resumable", f"take {take_id} is {take.state} (shot {take.shot!r}); it cannot be resumed")
+    return take
 
 
 def painted_frames(
@@ -430,12 +450,16 @@ def painted_frames(
     frames: list[int],
     on_step: Callable[[int, int], None],
     clock: EngineClock | None = None,
+    present: set[int] | frozenset[int] = frozenset(),
 ) -> Iterator[tuple[int, np.ndarray]]:
     """The engine's painting of `frames` as (Blender frame, RGB) pairs, checked to come once each, in order
-    (the engine's own time counted on `clock`)."""
+    (the engine's own time counted on `clock`). A paint resumed from its checkpoint may start later: the
+    frames it skips must all be `present` (on disk already)."""
     clock = clock or EngineClock()
     done = 0
     for chunk in clock.timed(engine.paint(request, clock.outside(on_step))):
+        if chunk.start > done and done == 0 and all(f in present for f in frames[: chunk.start]):
+            done = chunk.start
         if chunk.start != done:
             raise EngineError(f"engine yielded frames from {chunk.start}, expected {done}")
         for offset, rgb in enumerate(chunk.frames):
@@ -451,12 +475,14 @@ def record_painting(
     paint: Callable[[], None],
     measure: Callable[[], dict[str, Any]],
     clock: EngineClock,
+    checkpoint: TakeCheckpoint | None = None,
 ) -> None:
     """Run `paint` and seal take `take_id` as it ended, re-raising any exception.
 
     Done: with `paint_seconds`, `engine_seconds` (the engine's own share of them, from `clock`) and the
     metrics `measure` returns afterwards. Cancelled: with the frames painted so far and both times.
-    Failed (`measure` failing included): with the error.
+    Failed (`measure` failing included): with the error. Interrupted (a shutdown) with a `checkpoint` saved:
+    left running, to resume. The checkpoint is removed on every other end.
     """
     started = time.perf_counter()
 
@@ -467,10 +493,23 @@ def record_painting(
         paint()
         metrics: dict[str, Any] = times()
         metrics.update(measure())
+    except Interrupted as exc:
+        if checkpoint is not None and checkpoint.exists():
+            raise
+        takes.finish(take_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        raise
     except Cancelled:
         takes.finish(take_id, "cancelled", times())
+        _remove(checkpoint)
         raise
     except BaseException as exc:
         takes.finish(take_id, "failed", error=f"{type(exc).__name__}: {exc}")
+        _remove(checkpoint)
         raise
     takes.finish(take_id, "done", metrics)
+    _remove(checkpoint)
+
+
+def _remove(checkpoint: TakeCheckpoint | None) -> None:
+    if checkpoint is not None:
+        checkpoint.remove()

@@ -35,7 +35,7 @@ def collect_garbage(
         for job in services.jobs.unfinished():
             references |= hashes_in(job.params) | ({job.shot} if job.shot else set())
         return collect(services.blobs, services.takes, references, older_than_days=older_than_days,
-                       grace_hours=grace_hours, dry_run=dry_run)
+                       grace_hours=grace_hours, dry_run=dry_run, checkpoints=services.checkpoints)
 
 
 class Retention:

@@ -11,6 +11,7 @@ from underpaint.jobs.store import JobStore
 from underpaint.paint.context import StyleResolver
 from underpaint.shot.cache import ShotPackages
 from underpaint.styles.registry import resolve_style
+from underpaint.takes.checkpoints import CheckpointStore
 from underpaint.takes.store import DB_FILE, TAKES_DIR, TakeStore
 
 
@@ -20,7 +21,7 @@ def style_resolver(data_dir: Path) -> StyleResolver:
 
 
 def open_services(data_dir: Path, max_upload_bytes: int = 1 << 30) -> Services:
-    """The stores of one data directory: database, blobs, takes, jobs, shot packages."""
+    """The stores of one data directory: database, blobs, takes, jobs, shot packages, checkpoints."""
     db = Database(data_dir / DB_FILE)
     blobs = BlobStore(data_dir / "blobs", max_upload_bytes)
     return Services(
@@ -31,4 +32,5 @@ def open_services(data_dir: Path, max_upload_bytes: int = 1 << 30) -> Services:
         jobs=JobStore(db),
         packages=ShotPackages(blobs),
         resolve_style=style_resolver(data_dir),
+        checkpoints=CheckpointStore(data_dir),
     )

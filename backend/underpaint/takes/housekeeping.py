@@ -32,6 +32,7 @@ from underpaint.blobs import BlobStore
 from underpaint.errors import InputError
 from underpaint.shot.package import MAX_SHOT_JSON_BYTES, parse_shot_json
 
+from .checkpoints import CheckpointStore
 from .store import Take, TakeStore
 
 _SHA256 = re.compile(r"\b[0-9a-f]{64}\b")
@@ -44,6 +45,7 @@ class Collected:
 
     takes: list[str] = field(default_factory=list)
     blobs: list[str] = field(default_factory=list)
+    checkpoints: list[str] = field(default_factory=list)  # by take id
     freed_bytes: int = 0
 
 
@@ -105,8 +107,11 @@ def collect(
     grace_hours: float = 24.0,
     dry_run: bool = False,
     now: float | None = None,
+    checkpoints: CheckpointStore | None = None,
 ) -> Collected:
-    """Remove old failed takes and the blobs nothing references; `dry_run` only reports them."""
+    """Remove old failed takes, the blobs nothing references and checkpoints beside a take that is no
+    longer running (a crash between sealing a take and removing its checkpoint leaves one); `dry_run`
+    only reports them."""
     now = time.time() if now is None else now
     every = takes.list()
     gone = removable_takes(every, older_than_days, now)
@@ -132,4 +137,12 @@ def collect(
         result.freed_bytes += stat.st_size
         if not dry_run:
             path.unlink(missing_ok=True)
+    running = {t.id for t in every if t.state == "running"}
+    stale = [t for t in checkpoints.takes() if t not in running] if checkpoints is not None else []
+    for take_id in stale:
+        checkpoint = checkpoints.of(take_id)  # type: ignore[union-attr]  # stale is empty without them
+        result.checkpoints.append(take_id)
+        result.freed_bytes += checkpoint.path.stat().st_size
+        if not dry_run:
+            checkpoint.remove()
     return result

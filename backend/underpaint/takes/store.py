@@ -20,6 +20,7 @@ import json
 import re
 import shutil
 import sqlite3
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -250,8 +251,12 @@ class TakeStore:
         take = self.get(take_id)
         return read_png(self.frame_path(take_id, frame), "RGB", (take.width, take.height))
 
-    def recover(self) -> builtins.list[Take]:
-        """After a crash: keep every complete frame file and mark takes left running as failed."""
+    def running(self) -> builtins.list[str]:
+        return [row["id"] for row in self.db.query("SELECT id FROM takes WHERE state = 'running'")]
+
+    def recover(self, resuming: Collection[str] = ()) -> builtins.list[Take]:
+        """After a crash: keep every complete frame file, and mark takes left running as failed, but for
+        those in `resuming` (their job resumes into them), which stay running."""
         recovered = []
         for row in self.db.query("SELECT id FROM takes WHERE state = 'running'"):
             take_id = row["id"]
@@ -268,6 +273,8 @@ class TakeStore:
                         (take_id, number, digest, now_iso()),
                     )
             kept = len(self.get(take_id).frames)
+            if take_id in resuming:
+                continue
             recovered.append(self.finish(
                 take_id, "failed", error=f"interrupted: the server stopped while painting; {kept} frames kept"
             ))

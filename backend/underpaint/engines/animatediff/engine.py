@@ -54,6 +54,7 @@ from ..edits import keep_known
 from ..lora import check_styles, styles_applied
 from ..progress import StepCounter
 from ..registry import ModelSet
+from ..resume import EVERY_STEPS, save_state, saved_state
 from ..schedule import control_weight, steps_run
 from ..seeds import frame_generator, frame_noise
 from .blend import outside_repaint_mask
@@ -226,12 +227,23 @@ class AnimateDiffEngine:
         flush_denormals(self.device)
         timesteps = self._timesteps(pipe.scheduler, request)
         prompts = self._prompt_embeddings(pipe, plan)
-        latents = self._start_latents(pipe, plan, timesteps[0])
         generator = frame_generator(request.seed, -1)
         step_options = pipe.prepare_extra_step_kwargs(generator, 0.0)
-        for hook in hooks:
-            latents = hook(-1, timesteps[0], latents)
+        saved = saved_state(request)
+        if saved is None:
+            first = 0
+            latents = self._start_latents(pipe, plan, timesteps[0])
+            for hook in hooks:
+                latents = hook(-1, timesteps[0], latents)
+        else:
+            # The latents after step `first` - 1, saved in float32 (exact for fp16 and bf16 alike). DDIM and
+            # Euler find their place in the schedule from the timestep, so nothing else is needed.
+            first = int(saved["step"])
+            latents = torch.from_numpy(saved["latents"]).to(self.device, self.dtype)
+            progress.resume(first * len(plan.windows))
         for i, t in enumerate(timesteps):
+            if i < first:
+                continue
             scales = self._control_scales(plan, i)
             noise = torch.zeros_like(latents)
             for window, weight in zip(plan.windows, plan.weights, strict=True):
@@ -244,6 +256,8 @@ class AnimateDiffEngine:
             following = timesteps[i + 1] if i + 1 < len(timesteps) else None
             for hook in hooks:
                 latents = hook(i, following, latents)
+            if (i + 1) % EVERY_STEPS == 0 and i + 1 < len(timesteps):
+                save_state(request, step=np.array(i + 1), latents=latents.float().cpu().numpy())
         return latents
 
     def _control_scales(self, plan: _Plan, step: int) -> list[float]:

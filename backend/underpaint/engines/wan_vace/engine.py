@@ -38,6 +38,7 @@ from ..edits import keep_known
 from ..lora import check_styles, styles_applied
 from ..progress import StepCounter
 from ..registry import ModelSet
+from ..resume import save_state, saved_state
 from ..schedule import control_active, request_steps
 from ..seeds import frame_generator, frame_noise
 from .cache import step_cache
@@ -131,18 +132,39 @@ class WanVaceEngine:
         windows = self.windows(request)
         self._use_flow_shift(self._flow_shift(request))
         painted = np.zeros((request.num_frames, request.height, request.width, 3), np.uint8)
-        clock = _StepClock(StepCounter(on_step, steps * len(windows)))
+        counter = StepCounter(on_step, steps * len(windows))
+        clock = _StepClock(counter)
+        first = self._resume(request, windows, painted, counter, steps)
         with (
             styles_applied(self.pipe, adapters, self.model_set),
             _scaled_control(self.pipe, scales, clock),
         ):
-            for window in windows:
+            for number, window in enumerate(windows[first:], start=first):
+                if number > first:
+                    # Saved once the earlier windows' frames are handed over (the caller then has them on
+                    # disk before the state is saved: see `Checkpoint`).
+                    save_state(request, window=np.array(number), context=painted[window.start : window.new_start])
                 video, keep = self._conditions(request, control, painted, window)
                 clock.start_window()
                 frames = self._call(request, window, video, keep, scales, clock)
                 frames = match_colours(frames, video.astype(np.float32) / 255, keep)
                 painted[window.start : window.end] = self._keep_known(request, window, _to_uint8(frames))
                 yield FrameChunk(window.new_start, painted[window.new_start : window.end].copy())
+
+    @staticmethod
+    def _resume(
+        request: PaintRequest, windows: list[Window], painted: np.ndarray, counter: StepCounter, steps: int
+    ) -> int:
+        """The first window to paint: 0, or after the windows a checkpoint says are final (their frames
+        are the take's already; the next window's context frames come back into `painted`)."""
+        saved = saved_state(request)
+        if saved is None:
+            return 0
+        first = int(saved["window"])
+        window = windows[first]
+        painted[window.start : window.new_start] = saved["context"]
+        counter.resume(first * steps)
+        return first
 
     def _draft_lora(self, request: PaintRequest) -> list[StyleRef]:
         """A draft job's distilled LoRA, as one more adapter beside the styles; nothing for a final job."""

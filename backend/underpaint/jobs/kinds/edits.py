@@ -27,6 +27,7 @@ def edit_kind(name: str, params: type[EditParams], region_of: RegionBuilder) -> 
             takes=ctx.services.takes, engines=ctx.engines, report=ctx.report, check=ctx.check,
             on_take=ctx.set_take, resolve_style=ctx.services.resolve_style,
             references=load_references(ctx.services.blobs, plan.params.references),
+            checkpoints=ctx.services.checkpoints, resume=ctx.resume,
         )
 
     return JobKind(name, params, run, check)

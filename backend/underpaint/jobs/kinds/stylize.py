@@ -25,6 +25,8 @@ def run(ctx: JobContext, params: StylizeParams) -> None:
         on_take=ctx.set_take,
         resolve_style=ctx.services.resolve_style,
         references=load_references(ctx.services.blobs, params.references),
+        checkpoints=ctx.services.checkpoints,
+        resume=ctx.resume,
     )
 
 
