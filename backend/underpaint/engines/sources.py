@@ -23,6 +23,18 @@ def cached_file(repo: str, filename: str) -> Path | None:
     return Path(found) if isinstance(found, str) else None
 
 
+def local_weights(path: str, repo: str | None) -> Path | None:
+    """File `path` on this machine: inside hub repository `repo` (from the cache) or on disk; else None."""
+    if repo:
+        return cached_file(repo, path)
+    return Path(path) if Path(path).is_file() else None
+
+
+def weights_location(path: str, repo: str | None) -> str:
+    """How a file is named to the artist: `owner/name/file.safetensors` for a hub file, else its path."""
+    return f"{repo}/{path}" if repo else path
+
+
 def fetch_file(repo: str, filename: str) -> Path:
     """Download `filename` of `repo` into the cache (`underpaint models pull` only)."""
     return Path(hf_hub_download(repo, filename))
@@ -46,13 +58,11 @@ class FileSource(StrictModel):
 
     @property
     def location(self) -> str:
-        return f"{self.repo}/{self.path}" if self.repo else self.path
+        return weights_location(self.path, self.repo)
 
     def local(self) -> Path | None:
         """The file on this machine, else None."""
-        if self.repo:
-            return cached_file(self.repo, self.path)
-        return Path(self.path) if Path(self.path).is_file() else None
+        return local_weights(self.path, self.repo)
 
     def fetch(self) -> Path | None:
         """Download a hub file (a path on disk is left as it is); the file, or None when it is not there."""

@@ -18,7 +18,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from ...control.registry import CONTROLS
 from ..config import DraftConfig, EngineConfig, StrictModel, expand_path, parse_config
 from ..registry import ModelSet
-from ..sources import cached_file
+from ..sources import local_weights, weights_location
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 SINGLE_FILE_SUFFIXES = (".safetensors",)
@@ -62,13 +62,11 @@ class Source(StrictModel):
 
     @property
     def location(self) -> str:
-        return f"{self.repo}/{self.path}" if self.repo else self.path
+        return weights_location(self.path, self.repo)
 
     def local_file(self) -> Path | None:
         """A single file's path on this machine (a hub repository's file from the cache), else None."""
-        if self.repo:
-            return cached_file(self.repo, self.path)
-        return Path(self.path) if Path(self.path).is_file() else None
+        return local_weights(self.path, self.repo)
 
     @property
     def kind(self) -> str:
