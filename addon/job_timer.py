@@ -40,6 +40,7 @@ class _SceneJob:
     slot: str  # the `UNDERPAINT_PG_job` of `scene.underpaint` that shows this job
     on_done: Callable[[Job], None] | None
     detached: bool = False  # the .blend it belongs to was closed: finish without touching the scene
+    started: bool = False
 
     def apply(self) -> bool:
         changed = self.job.apply_updates()
@@ -72,9 +73,14 @@ def write_status(scene_name: str, slot: str, **fields: Any) -> None:
 
 
 def start(job: Job, scene: str, slot: str = "job", on_done: Callable[[Job], None] | None = None) -> Job:
-    """Run a job for a scene; its progress and result reach the scene through `tick()`."""
+    """Run a job for a scene; its progress and result reach the scene through `tick()`.
+
+    Its thread starts at the next tick, not here: an operator calls this, and Blender runs the rest of
+    the operator call with Python's lock released, so a thread started now would run its first burst of
+    Python (and possibly the garbage collector, freeing Blender's Python wrappers) alongside Blender's
+    own code. The timer's tick runs on the main thread outside any operator.
+    """
     _JOBS[job.id] = _SceneJob(job, scene, slot, on_done)
-    job.start()
     _ensure_timer()
     return job
 
@@ -96,6 +102,9 @@ def tick() -> float | None:
     """The `bpy.app.timers` function: apply every job's updates, watch the server's health."""
     changed = False
     for key, entry in list(_JOBS.items()):
+        if not entry.started:
+            entry.job.start()
+            entry.started = True
         changed |= entry.apply()
         if entry.job.finished:
             del _JOBS[key]
