@@ -21,7 +21,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "gc", help="remove old failed takes and unreferenced uploads",
         description="Remove failed and cancelled takes older than --older-than days and every uploaded blob "
-        "that no kept take and no queued or running job refers to. Done takes are never removed.",
+        "that no kept take and no queued or running job refers to, and any checkpoint left beside a take that "
+        "is no longer running. Done takes are never removed.",
     )
     parser.add_argument("--older-than", type=float, default=7.0, metavar="DAYS",
                         help="remove failed or cancelled takes finished more than DAYS ago (default: 7)")
