@@ -61,6 +61,7 @@ def test_a_job_resumes_after_kill_9_and_after_a_shutdown_with_the_same_bytes(
     with LiveServer(data_dir, "--model", "tiny") as again, ServerClient(again.url, timeout=120) as client:
         job = client.wait(victim)
         assert job["state"] == "done" and job["take"] == take, (job["message"], job["error"])
+        assert job["frames_done"] == job["frames_total"] == 40, "the frames painted before count too"
         resumed = client.take(take)
         assert resumed["state"] == "done" and resumed["frames"] == list(range(1, 41))
         fresh = client.take(client.wait(client.submit("stylize", shot, PARAMS))["take"])

@@ -228,18 +228,20 @@ class _EditWriter:
     ) -> None:
         self.takes, self.plan, self.take_id, self.progress = takes, plan, take.id, progress
         self.present = set(take.frames)  # a resumed take's frames on disk already
+        progress.frames = len(self.present)
 
     def copy(self, frames: range) -> None:
         for frame in frames:
-            if frame not in self.present:
-                copy_frame(self.takes, self.plan.parent.id, self.take_id, frame)
+            if frame in self.present:
+                continue
+            copy_frame(self.takes, self.plan.parent.id, self.take_id, frame)
             self.progress.frame_written(frame)
 
     def painted(self, frame: int, rgb: np.ndarray) -> None:
         region = self.plan.region
         if frame in self.present:
-            pass
-        elif frame not in region.frames:
+            return
+        if frame not in region.frames:
             copy_frame(self.takes, self.plan.parent.id, self.take_id, frame)
         elif region.masks is None:
             self.takes.write_frame(self.take_id, frame, rgb)

@@ -410,10 +410,12 @@ def run_stylize(
     if on_take is not None:
         on_take(take.id)
     present = set(take.frames)  # a resumed take's frames on disk already
+    progress.frames = len(present)
 
     def write(frame: int, rgb: np.ndarray) -> None:
-        if frame not in present:
-            takes.write_frame(take.id, frame, rgb)
+        if frame in present:
+            return
+        takes.write_frame(take.id, frame, rgb)
         progress.frame_written(frame)
 
     clock = EngineClock()
