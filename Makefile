@@ -41,7 +41,7 @@ ADDON_PYTEST = UNDERPAINT_BACKEND_PYTHON=$(abspath $(VENV))/bin/python $(BVENV)/
 # bpy (Blender as a Python module) segfaulted now and then as an operator that submits a job returned
 # (one run in ~20 after the view-layer fix; it was one in ~10): Blender finishes an operator call with
 # the GIL released while the job's thread started. Job threads now start at the timer's next tick (20
-# clean runs since); until more runs confirm it, a run killed by a signal is run once more, loudly. A
+# clean runs since on each bpy version); until more runs confirm it, a run killed by a signal is run once more, loudly. A
 # test failure is never retried.
 test-addon: $(VENV)/.stamp $(BVENV)/.stamp $(ADDON_ZIP)
 	$(ADDON_PYTEST) || { rc=$$?; [ $$rc -gt 128 ] || exit $$rc; \
