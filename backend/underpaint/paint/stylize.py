@@ -495,16 +495,13 @@ def record_painting(
         paint()
         metrics: dict[str, Any] = times()
         metrics.update(measure())
-    except Interrupted as exc:
-        if checkpoint is not None and checkpoint.exists():
-            raise
-        takes.finish(take_id, "failed", error=f"{type(exc).__name__}: {exc}")
-        raise
     except Cancelled:
         takes.finish(take_id, "cancelled", times())
         _remove(checkpoint)
         raise
     except BaseException as exc:
+        if isinstance(exc, Interrupted) and checkpoint is not None and checkpoint.exists():
+            raise  # left running: its job resumes from the checkpoint
         takes.finish(take_id, "failed", error=f"{type(exc).__name__}: {exc}")
         _remove(checkpoint)
         raise
