@@ -13,8 +13,7 @@ import pytest
 from shots import store_in_blobs, write_shot
 from toy_engine import register_toy_engine
 
-from underpaint.engines.pool import EngineCache
-from underpaint.engines.registry import load_engine
+from underpaint.engines.pool import EngineCache, LocalWorkers
 from underpaint.errors import InputError
 from underpaint.images import read_png
 from underpaint.jobs.kinds import discover
@@ -51,7 +50,7 @@ def data_dir(tmp_path: Path) -> Path:
 def open_queue(data_dir: Path, ready: threading.Event | None = None) -> Iterator[JobQueue]:
     services = open_services(data_dir)
     services.default_model = lambda: "toy"
-    jobs = JobQueue(services, discover(), ["cpu"], load_engine, ready)
+    jobs = JobQueue(services, discover(), LocalWorkers(data_dir, ["cpu"]), ready)
     jobs.start()
     try:
         yield jobs

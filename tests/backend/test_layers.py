@@ -28,10 +28,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "styles": {"engines", "shot", "control", "takes"},
     "paint": {"styles", "qc", "engines", "takes", "control", "shot"},
     "jobs": {"paint", "styles", "engines", "takes", "control", "shot"},
+    "cluster": {"engines", "control", "shot"},
     "server": {"jobs", "paint", "styles", "engines", "takes", "control", "shot"},
     "client": {"shot"},
-    "api": {"server", "jobs", "paint", "styles", "qc", "engines", "takes", "control", "shot"},
-    "cli": {"api", "server", "jobs", "paint", "styles", "qc", "engines", "takes", "control", "shot", "client"},
+    "api": {"cluster", "server", "jobs", "paint", "styles", "qc", "engines", "takes", "control", "shot"},
+    "cli": {"api", "cluster", "server", "jobs", "paint", "styles", "qc", "engines", "takes", "control", "shot", "client"},
 }
 
 

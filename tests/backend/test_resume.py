@@ -13,7 +13,7 @@ from live_server import LiveServer
 from shots import write_shot
 
 from underpaint.client import ServerClient
-from underpaint.engines.registry import load_engine
+from underpaint.engines.pool import LocalWorkers
 from underpaint.jobs.kinds import discover
 from underpaint.jobs.queue import JobQueue
 from underpaint.server.services import open_services
@@ -71,7 +71,7 @@ def test_a_job_resumes_after_kill_9_and_after_a_shutdown_with_the_same_bytes(
 
 def test_a_job_cancelled_while_queued_to_resume_ends_its_take_and_checkpoint(tmp_path: Path) -> None:
     services = open_services(tmp_path)
-    queue = JobQueue(services, discover(), [], load_engine)  # no worker: the job stays queued
+    queue = JobQueue(services, discover(), LocalWorkers(tmp_path, []))  # no worker: the job stays queued
     take = services.takes.create(shot="sh010", shot_sha=None, kind="stylize", params={}, frame_start=1,
                                  frame_end=2, width=8, height=8)
     job = services.jobs.submit("stylize", None, {})

@@ -16,7 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from underpaint import __version__
-from underpaint.engines.pool import EngineLoader, detect_devices
+from underpaint.engines.pool import EngineLoader, LocalWorkers, Workers, detect_devices
 from underpaint.engines.registry import load_engine
 from underpaint.jobs.kinds import discover
 from underpaint.jobs.queue import JobQueue
@@ -50,6 +50,15 @@ class ServerSettings:
     allowed_hosts: frozenset[str] | None = LOOPBACK_HOSTS
     # Days after which failed takes and unreferenced uploads are removed (`server.retention`); None: kept.
     retention_days: float | None = None
+    # Who paints: None: this machine's devices (`devices`, `engine_loader`); else, say, the actors of a Ray
+    # cluster (`underpaint.cluster.workers.RayWorkers`), closed with the server.
+    workers: Workers | None = None
+
+
+def open_workers(settings: ServerSettings) -> Workers:
+    if settings.workers is not None:
+        return settings.workers
+    return LocalWorkers(settings.data_dir, settings.devices or detect_devices(), settings.engine_loader)
 
 
 def create_app(settings: ServerSettings) -> FastAPI:
@@ -62,8 +71,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         services.default_model = catalog.default_model
         # The workers wait for the catalog's warm-up to import the engines (diffusers, transformers): two
         # threads importing them at once can fail, as transformers' lazy imports are not thread-safe.
-        devices = settings.devices or detect_devices()
-        queue = JobQueue(services, kinds, devices, settings.engine_loader, ready=catalog.warm)
+        workers = open_workers(settings)
+        queue = JobQueue(services, kinds, workers, ready=catalog.warm)
         hub = EventHub()
         hub.bind(asyncio.get_running_loop())
         queue.subscribe(hub.notify)
@@ -80,6 +89,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
             if retention is not None:
                 retention.stop()
             queue.stop()
+            workers.close()
             services.db.close()
 
     app = FastAPI(

@@ -10,7 +10,7 @@ from underpaint import __version__
 from underpaint.engines.base import EngineError
 
 from .deps import ServerDep
-from .models import HealthOut, ModelOut, WorkerOut
+from .models import ClusterOut, HealthOut, ModelOut, WorkerOut
 
 router = APIRouter()
 log = logging.getLogger("underpaint.api")
@@ -24,6 +24,7 @@ def health(server: ServerDep) -> HealthOut:
         log.warning("model registry: %s", exc)
         models = []
     devices = server.queue.devices
+    cluster = server.queue.cluster()
     return HealthOut(
         status="ok" if server.queue.healthy() else "degraded",
         workers=[WorkerOut(**w.to_json()) for w in server.queue.workers.values()],
@@ -35,4 +36,5 @@ def health(server: ServerDep) -> HealthOut:
         default_model=server.catalog.default_model(),
         auth_required=server.token is not None,
         job_kinds=sorted(server.queue.kinds),
+        cluster=None if cluster is None else ClusterOut.model_validate(cluster),
     )

@@ -84,6 +84,38 @@ class WorkerOut(BaseModel):
     seconds_since_report: float = Field(description="since the running job last reported progress")
 
 
+class ClusterNodeOut(BaseModel):
+    id: str
+    address: str
+    alive: bool
+    cpus: float
+    gpus: float
+
+
+class ClusterActorOut(BaseModel):
+    """One paint actor, named after the queue worker that drives it (`ray:0`, ...)."""
+
+    worker: str
+    state: Literal["starting", "alive", "lost"] = Field(description="starting: not answering yet (being "
+                                                                     "started, or started again by Ray)")
+    resources: dict[str, float] = Field(description="what it holds of its node: num_gpus, num_cpus")
+    node: str | None = None
+    host: str | None = None
+    pid: int | None = None
+    device: str | None = None
+    threads: int | None = Field(None, description="torch intra-op threads (its share of the node's cores)")
+    model_set: str | None = Field(None, description="the model set it holds loaded")
+    error: str | None = None
+
+
+class ClusterOut(BaseModel):
+    """The Ray cluster the jobs paint on (`serve --ray`)."""
+
+    address: str
+    nodes: list[ClusterNodeOut]
+    actors: list[ClusterActorOut]
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"] = Field(description="degraded: a worker is failing, stuck or dead")
     workers: list[WorkerOut]
@@ -95,6 +127,8 @@ class HealthOut(BaseModel):
     default_model: str | None
     auth_required: bool
     job_kinds: list[str]
+    cluster: ClusterOut | None = Field(None, description="the Ray cluster's nodes and actors; null: this "
+                                                         "machine's devices paint")
 
 
 class BlobOut(BaseModel):

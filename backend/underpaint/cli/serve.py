@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import ipaddress
 import os
 import socket
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import IO
 
 from underpaint.cli import add_data_dir_argument, add_log_level_argument
+from underpaint.cluster.settings import RaySettings
 from underpaint.paths import data_dir
 
 TOKEN_ENV = "UNDERPAINT_TOKEN"
@@ -39,6 +41,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--retention-days", type=float, default=None, metavar="DAYS",
         help="remove failed and cancelled takes older than DAYS, and uploads nothing refers to, at start and "
         "every 6 hours (default: keep everything; `underpaint gc` does it by hand). Done takes are never removed",
+    )
+    parser.add_argument(
+        "--ray", default=None, metavar="ADDRESS",
+        help="paint on the actors of a Ray cluster (install underpaint[ray]): HOST:PORT of its head, `auto` for "
+        "the cluster this machine belongs to, or `local` to start one on this machine. The queue, takes and API "
+        "stay here; each node paints with the model sets in a data dir at this server's path",
+    )
+    parser.add_argument(
+        "--workers", type=int, default=None, metavar="N",
+        help="with --ray: paint actors to start (default: one per GPU of the cluster, one when it has none; on a "
+        "cluster without GPUs the N actors share the cores)",
     )
     add_data_dir_argument(parser)
     add_log_level_argument(parser, "info")
@@ -94,9 +107,27 @@ def lock_data_dir(directory: Path) -> IO[str] | None:
     return handle
 
 
+def ray_settings(args: argparse.Namespace) -> RaySettings | None:
+    """--ray and --workers, checked (ValueError names the fix)."""
+    if args.ray is None:
+        if args.workers is not None:
+            raise ValueError("--workers needs --ray (without it, one worker paints per local device)")
+        return None
+    if args.workers is not None and args.workers < 1:
+        raise ValueError("--workers must be 1 or more")
+    if importlib.util.find_spec("ray") is None:
+        raise ValueError("--ray needs Ray: pip install 'underpaint[ray]' (make .venv/.stamp installs it)") from None
+    return RaySettings(args.ray, args.workers)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.retention_days is not None and args.retention_days < 0:
         print("underpaint serve: --retention-days must be 0 or more", file=sys.stderr)
+        return 2
+    try:
+        ray = ray_settings(args)
+    except ValueError as exc:
+        print(f"underpaint serve: {exc}", file=sys.stderr)
         return 2
     if not is_loopback(args.host) and not args.token:
         print(
@@ -122,9 +153,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"underpaint serve: cannot bind {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
         return 1
     host, port = sock.getsockname()[:2]
+    workers = None
+    if ray is not None:
+        from underpaint.cluster.workers import RayWorkers
+        from underpaint.engines.base import EngineError
+
+        try:
+            workers = RayWorkers.connect(ray, directory)
+        except EngineError as exc:
+            print(f"underpaint serve: {exc}", file=sys.stderr)
+            return 1
+        print(f"Ray cluster {workers.address}: {len(workers.names)} paint workers", file=sys.stderr, flush=True)
     settings = ServerSettings(
         data_dir=directory, token=args.token, default_model=args.model, max_upload_bytes=args.max_upload_mb << 20,
         allowed_hosts=allowed_hosts(args.host, args.allow_host), retention_days=args.retention_days,
+        workers=workers,
     )
     shown = f"[{host}]" if ":" in host else host
     print(f"Underpaint server on http://{shown}:{port}  (data: {directory})", flush=True)

@@ -41,6 +41,11 @@ class EngineError(Exception):
     """A failure the artist can act on (model missing, out of memory, ...): the message says what to do."""
 
 
+class WorkerLost(Exception):
+    """The process painting a request went away mid-paint (a cluster node lost, its actor killed): the
+    frames received before it are final and kept; the rest were never painted."""
+
+
 @dataclass(frozen=True)
 class ControlSetting:
     """How strongly one control steers the painting, and over which part of the schedule."""

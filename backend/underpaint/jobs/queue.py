@@ -1,7 +1,9 @@
-"""The job queue service: submit, cancel, and one worker thread per device.
+"""The job queue service: submit, cancel, and one worker thread per worker (a device, or a Ray actor).
 
 Workers take jobs in submission order (`JobStore.claim_next`), run the job
-kind's `run` with a `JobContext`, and record how it ended. Every change of a
+kind's `run` with a `JobContext`, and record how it ended. The job at the head
+of the queue goes preferably to an idle worker that holds its model set
+loaded: a worker holding another set lets it pass to that one. Every change of a
 job is announced to listeners (the API's event streams) right after it was
 committed to the database, so what a client hears is always on record.
 
@@ -24,8 +26,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from underpaint.blobs import check_sha256
-from underpaint.engines.base import Cancelled, EngineError
-from underpaint.engines.pool import EngineCache, EngineLoader
+from underpaint.engines.base import Cancelled, EngineError, WorkerLost
+from underpaint.engines.pool import EngineSlot, Workers
 from underpaint.errors import InputError, disk_full, is_disk_full
 from underpaint.jobs.log import log_event
 from underpaint.paint.context import Interrupted, Progress
@@ -85,15 +87,14 @@ class JobQueue:
         self,
         services: Services,
         kinds: dict[str, JobKind],
-        devices: list[str],
-        loader: EngineLoader,
+        workers: Workers,
         ready: threading.Event | None = None,
     ) -> None:
         """`ready`: workers take no job before it is set (None: at once)."""
         self.services = services
         self.kinds = kinds
-        self.devices = devices
-        self._loader = loader
+        self.devices = list(workers.names)
+        self._workers = workers
         if ready is None:
             ready = threading.Event()
             ready.set()
@@ -104,7 +105,8 @@ class JobQueue:
         self._stopping = threading.Event()
         self._cancel: dict[str, threading.Event] = {}
         self._threads: list[threading.Thread] = []
-        self.workers = {device: WorkerState(device) for device in devices}
+        self.workers = {device: WorkerState(device) for device in self.devices}
+        self._slots: dict[str, EngineSlot] = {}
         # Held while a job is checked and recorded, and while housekeeping reads what jobs refer to.
         self.submitting = threading.Lock()
         self._unrecorded: dict[str, Ending] = {}  # by device
@@ -142,6 +144,10 @@ class JobQueue:
             return set()
         running = {job.take for job in self.services.jobs.unfinished() if job.take}
         return running & set(self.services.takes.running()) & set(checkpoints.takes())
+
+    def cluster(self) -> dict[str, Any] | None:
+        """The workers' cluster as `/v1/health` shows it (None: they paint on this machine)."""
+        return self._workers.describe()
 
     def subscribe(self, listener: Listener) -> None:
         self._listeners.append(listener)
@@ -248,12 +254,12 @@ class JobQueue:
                 return
         state = self.workers[device]
         self._record_unrecorded(device)
-        engines = EngineCache(self.services.data_dir, device, self._loader)
+        engines = self._slots[device] = self._workers.slot(device)
         state.become("idle")
         while not self._stopping.is_set():
             with self._cond:
                 seen = self._generation
-            job = self.services.jobs.claim_next()
+            job = self.services.jobs.claim_next(accept=lambda queued: self._takes(device, queued))
             if job is None:
                 with self._cond:
                     while self._generation == seen and not self._stopping.is_set():
@@ -266,7 +272,22 @@ class JobQueue:
             state.become("idle")
         engines.release()
 
-    def _run(self, job: Job, device: str, engines: EngineCache) -> None:
+    def _takes(self, device: str, job: Job) -> bool:
+        """Whether worker `device` takes `job`: not when another idle worker holds the job's model set loaded
+        and this one does not (it is woken to take it)."""
+        wanted = job.params.get("model") or self.services.default_model()
+        mine = self._slots.get(device)
+        if wanted is None or (mine is not None and mine.loaded == wanted):
+            return True
+        for name, slot in self._slots.items():
+            if name != device and slot.loaded == wanted and self.workers[name].state == "idle":
+                with self._cond:
+                    self._generation += 1
+                    self._cond.notify_all()
+                return False
+        return True
+
+    def _run(self, job: Job, device: str, engines: EngineSlot) -> None:
         jobs = self.services.jobs
         cancel = self._cancel.setdefault(job.id, threading.Event())
         if jobs.get(job.id).cancel_requested:  # re-read: a cancel may have landed before the event existed
@@ -288,7 +309,8 @@ class JobQueue:
             jobs.set_take(job.id, take_id)
             self._announce(job.id)
 
-        ctx = JobContext(job.id, job.shot, self.services, device, engines.get, report, check, set_take, job.take)
+        ctx = JobContext(job.id, job.shot, self.services, self._workers.device(device), engines.get, report, check,
+                         set_take, job.take)
         try:
             ending = self._attempt(job, ctx)
             try:
@@ -331,6 +353,12 @@ class JobQueue:
             return Ending(job.id, "failed", exc.message, (exc.code, exc.message))
         except EngineError as exc:
             return Ending(job.id, "failed", str(exc), ("engine_error", str(exc)))
+        except WorkerLost as exc:
+            # Failed, not queued again: what took the worker down (a GPU out of memory, a driver fault) would
+            # likely take the next one down too; the frames received are kept and a re-render paints the rest.
+            done = self.services.jobs.get(job.id).frames_done
+            message = f"{exc}; {done} finished frames were kept (re-render the rest)"
+            return Ending(job.id, "failed", message, ("worker_lost", message))
         except Exception as exc:
             log.exception("job %s failed", job.id)
             return self._first_cause(job.id, exc)

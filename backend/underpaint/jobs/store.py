@@ -14,7 +14,7 @@ import json
 import re
 import sqlite3
 import uuid
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -123,11 +123,12 @@ class JobStore:
             raise NotFound("unknown_job", f"no job {job_id!r}")
         return _job(rows[0])
 
-    def claim_next(self) -> Job | None:
-        """Mark the oldest queued job running and return it (None when the queue is empty)."""
+    def claim_next(self, accept: Callable[[Job], bool] | None = None) -> Job | None:
+        """Mark the oldest queued job running and return it (None when the queue is empty, or when
+        `accept` turns that job down: it stays first in the queue)."""
         with self.db.transaction() as conn:
-            row = conn.execute("SELECT id FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1").fetchone()
-            if row is None:
+            row = conn.execute("SELECT * FROM jobs WHERE state = 'queued' ORDER BY seq LIMIT 1").fetchone()
+            if row is None or (accept is not None and not accept(_job(row))):
                 return None
             conn.execute(
                 "UPDATE jobs SET state = 'running', started = ?, message = 'starting' WHERE id = ?",
